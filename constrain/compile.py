@@ -1,0 +1,55 @@
+"""Front door: turn a constraint (regex, list of choices) into a `CompiledGrammar` over a vocabulary."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .automaton import nfa, regex
+from .automaton.dfa import DFA
+from .errors import ConstrainError
+from .matcher import CompiledGrammar
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds that turn a pathological constraint into a `LimitError` instead of a hang.
+
+    max_nfa_states: size of the byte automaton built from the syntax tree (checked before building).
+    max_dfa_states: determinised states, all explored at compile time so the bound is hit early.
+    mask_cache_size: per-state masks kept per compiled grammar (each costs vocab-size bytes).
+    """
+
+    max_nfa_states: int = 200_000
+    max_dfa_states: int = 20_000
+    mask_cache_size: int = 2048
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def compile_regex(pattern: str, vocab, *, limits: Limits = DEFAULT_LIMITS) -> CompiledGrammar:
+    """Constrain the whole output to match `pattern` (see `automaton.regex` for the syntax)."""
+    return _compile(regex.parse(pattern), vocab, limits, source=pattern)
+
+
+def compile_choices(choices, vocab, *, limits: Limits = DEFAULT_LIMITS) -> CompiledGrammar:
+    """Constrain the output to be exactly one of `choices` (strings)."""
+    choices = list(choices)
+    if not choices:
+        raise ConstrainError("choices must not be empty")
+    for k, choice in enumerate(choices):
+        if not isinstance(choice, str):
+            raise ConstrainError(f"choices[{k}] must be a str, not {type(choice).__name__}")
+        if not choice:
+            raise ConstrainError(f"choices[{k}] is empty: an output must have at least one token")
+    tree = regex.Alt(tuple(regex.literal(c) for c in dict.fromkeys(choices)))
+    return _compile(tree, vocab, limits, source=f"choices {choices!r}")
+
+
+def _compile(tree: regex.Node, vocab, limits: Limits, source: str) -> CompiledGrammar:
+    dfa = DFA(nfa.build(tree, limits.max_nfa_states), limits.max_dfa_states)
+    dfa.build_all()
+    if dfa.start == 0:
+        raise ConstrainError(f"the constraint matches nothing: {source}")
+    grammar = CompiledGrammar(dfa, vocab, source=source, mask_cache_size=limits.mask_cache_size)
+    grammar.mask_for(dfa.start)  # pay for the first mask at compile time
+    return grammar

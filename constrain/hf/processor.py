@@ -1,0 +1,50 @@
+"""The transformers adapter: a `LogitsProcessor` that applies one matcher's mask per batch row."""
+from __future__ import annotations
+
+import torch
+from transformers import LogitsProcessor
+
+from ..errors import GenerationError
+from ..matcher import Matcher
+
+
+class ConstrainedLogitsProcessor(LogitsProcessor):
+    """Masks each row's logits with its own matcher, for greedy and sampled `model.generate`.
+
+    Give one matcher per batch row (rows may follow different grammars), or a single matcher that is
+    copied for every row. The processor feeds each row's newest token to its matcher before masking,
+    so it must see every step of one `generate` call, in order (beam search, which reorders rows, is
+    not supported). Logits wider than the vocabulary (a padded lm head) are masked out past its end.
+    """
+
+    def __init__(self, matchers: Matcher | list[Matcher]):
+        self.matchers = [matchers] if isinstance(matchers, Matcher) else list(matchers)
+        self._started = False
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        rows = input_ids.shape[0]
+        if not self._started:
+            self._started = True
+            if len(self.matchers) == 1 and rows > 1:
+                self.matchers += [self.matchers[0].copy() for _ in range(rows - 1)]
+            if len(self.matchers) != rows:
+                raise GenerationError(f"{len(self.matchers)} matchers for a batch of {rows} rows")
+        else:
+            self._consume(input_ids)
+        masks = torch.stack([m.mask() for m in self.matchers])
+        width = scores.shape[-1]
+        if masks.shape[1] < width:
+            masks = torch.nn.functional.pad(masks, (0, width - masks.shape[1]), value=False)
+        elif masks.shape[1] > width:
+            raise GenerationError(f"the vocabulary has {masks.shape[1]} tokens but the logits only {width}")
+        return scores.masked_fill(~masks.to(scores.device), float("-inf"))
+
+    def _consume(self, input_ids: torch.LongTensor) -> None:
+        newest = input_ids[:, -1].tolist()
+        for row, (matcher, token) in enumerate(zip(self.matchers, newest)):
+            if matcher.is_terminated():
+                continue  # finished rows receive padding
+            if not matcher.advance(token):
+                raise GenerationError(
+                    f"row {row}: token {token} was sampled but the constraint does not allow it "
+                    f"(was the processor skipped for a step, or are rows reordered?)")
