@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import numbers
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -29,6 +30,12 @@ class Vocabulary:
     holes in the id space): an empty token makes no progress, so allowing it
     would let generation loop forever. Consumers only need this one set to
     know what is never allowed as output text.
+
+    A token's bytes are what it adds to the text mid-sequence. SentencePiece's
+    `▁` is therefore a real space: `▁the` is b" the", and the space that
+    SentencePiece prepends to an encoded text shows up as a leading b" "
+    (its `decode` strips it again). Build output text by joining these bytes,
+    not with `tokenizer.decode`, so the mask and the output agree.
     """
 
     __slots__ = ("tokens", "eos_token_id", "special_token_ids", "__weakref__")  # weakref: per-vocabulary caches
@@ -149,11 +156,13 @@ def _fit(tokens: list[bytes], special: set[int], size: int | None) -> tuple[list
         return tokens, special
     if not _is_int(size) or size < 1:
         raise VocabularyError(f"size must be a positive int, got {size!r}")
+    size = int(size)
     return tokens[:size] + [b""] * (size - len(tokens)), {i for i in special if i < size}
 
 
 def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    """Any integer type (numpy and torch scalars included), but not bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _gpt2_byte_alphabet() -> dict[int, str]:

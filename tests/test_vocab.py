@@ -356,3 +356,29 @@ def test_bad_tiktoken_file(tmp_path):
     assert vocab.special_token_ids == {1, 3} and vocab.eos_token_id == 3
     with pytest.raises(VocabularyError, match="at least one special token"):
         Vocabulary.from_tiktoken(path, ())
+
+
+@pytest.mark.parametrize(
+    ("pieces", "expected"),
+    [
+        (["</s>", "a", "\u0120a", "\u010a", "\u0120b"], [b"</s>", b"a", b" a", b"\n", b" b"]),
+        (["</s>", "a", SPIECE + "a", "<0x0A>", SPIECE + "b"], [b"</s>", b"a", b" a", b"\n", b" b"]),
+    ],
+    ids=["byte-level", "sentencepiece"],
+)
+def test_style_from_vocabulary_when_there_is_no_decoder(pieces, expected):
+    """With no decoder to read, the dominant space marker (Ġ or ▁) decides."""
+    from tokenizers import Tokenizer, models
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(vocab={p: i for i, p in enumerate(pieces)}, merges=[]))
+    hf = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="</s>")
+    assert hf.backend_tokenizer.decoder is None
+    assert Vocabulary.from_tokenizer(hf).tokens == expected
+
+
+def test_numpy_integers_are_ids():
+    np = pytest.importorskip("numpy")
+    vocab = Vocabulary([b"a", b"b", b"c"], np.int64(2), [np.int32(0)])
+    assert vocab.eos_token_id == 2 and type(vocab.eos_token_id) is int
+    assert vocab.special_token_ids == {0, 2} and all(type(i) is int for i in vocab.special_token_ids)
