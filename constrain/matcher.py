@@ -60,7 +60,7 @@ class CompiledGrammar:
     def _compute(self, state: int) -> torch.Tensor:
         mask = np.zeros(self.vocab.size, dtype=bool)
         if state != DEAD:
-            mask[self._trie.allowed(self.dfa, state)] = True
+            self._trie.fill_allowed(self.dfa, state, mask)
             mask[self.vocab.eos_token_id] = self.dfa.is_accepting(state)
         return torch.from_numpy(mask)
 

@@ -8,8 +8,8 @@ Python loop over tokens. Callers cache the result per automaton state, so each s
 every later mask is a dictionary lookup.
 
 Layout: depth d (1..max token length) holds the distinct d-byte prefixes of the tokens, sorted, so
-the children of each node at depth d-1 are a contiguous slice at depth d. Tokens ending at a node are
-a contiguous slice of a per-depth token list (several ids may share the same bytes).
+the children of each node at depth d-1 are a contiguous slice at depth d; each node knows its parent.
+Per depth, the ids of the tokens that end there and their nodes (several ids may share the bytes).
 """
 from __future__ import annotations
 
@@ -36,58 +36,56 @@ class TokenTrie:
         usable = [(tid, tok) for tid, tok in enumerate(tokens) if tok and tid not in excluded]
         depth = max((len(tok) for _, tok in usable), default=0)
         index: list[dict[bytes, int]] = [{b"": 0}]
+        self.parent: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
         self.byte: list[np.ndarray] = [np.zeros(0, dtype=np.uint8)]
-        parents: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
         for d in range(1, depth + 1):
             prefixes = sorted({tok[:d] for _, tok in usable if len(tok) >= d})
             index.append({p: k for k, p in enumerate(prefixes)})
             up = index[d - 1]
-            parents.append(np.fromiter((up[p[:-1]] for p in prefixes), np.int64, len(prefixes)))
+            self.parent.append(np.fromiter((up[p[:-1]] for p in prefixes), np.int64, len(prefixes)))
             self.byte.append(np.frombuffer(bytes(p[-1] for p in prefixes), dtype=np.uint8))
+        self.width = [len(level) for level in index]
         # children of node k at depth d: first_child[d][k] + range(num_children[d][k]) at depth d+1
-        self.first_child: list[np.ndarray] = []
-        self.num_children: list[np.ndarray] = []
-        for d in range(depth):
-            width = len(index[d])
-            below = parents[d + 1]
-            self.first_child.append(np.searchsorted(below, np.arange(width)))
-            self.num_children.append(np.bincount(below, minlength=width))
-        # token ids ending at node k of depth d: token_ids[d][token_start[d][k] + range(count)]
-        self.token_ids: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
-        self.token_start: list[np.ndarray] = [np.zeros(1, dtype=np.int64)]
-        self.token_count: list[np.ndarray] = [np.zeros(1, dtype=np.int64)]
-        by_depth: list[list[tuple[int, int]]] = [[] for _ in range(depth + 1)]
-        for tid, tok in usable:
-            by_depth[len(tok)].append((index[len(tok)][tok], tid))
-        for d in range(1, depth + 1):
-            pairs = sorted(by_depth[d])
-            nodes = np.array([n for n, _ in pairs], dtype=np.int64)
-            count = np.bincount(nodes, minlength=len(index[d]))
-            self.token_ids.append(np.array([t for _, t in pairs], dtype=np.int64))
-            self.token_start.append(np.cumsum(count) - count)
-            self.token_count.append(count)
+        self.first_child = [np.searchsorted(self.parent[d + 1], np.arange(self.width[d])) for d in range(depth)]
+        self.num_children = [np.bincount(self.parent[d + 1], minlength=self.width[d]) for d in range(depth)]
+        # tokens ending at depth d, and their nodes (several ids may share the same bytes)
+        self.token_ids = [np.array([tid for tid, tok in usable if len(tok) == d], dtype=np.int64)
+                          for d in range(depth + 1)]
+        self.token_node = [np.array([index[d][tok] for _, tok in usable if len(tok) == d], dtype=np.int64)
+                           for d in range(depth + 1)]
         self.depth = depth
-        self.num_nodes = sum(len(level) for level in index)
+        self.num_nodes = sum(self.width)
 
-    def allowed(self, dfa: DFA, state: int) -> np.ndarray:
-        """Ids of the tokens whose bytes, read from `state`, leave the automaton alive."""
+    def fill_allowed(self, dfa: DFA, state: int, out: np.ndarray) -> None:
+        """Set `out[t]` for the tokens whose bytes, read from `state`, leave the automaton alive.
+
+        Each depth is stepped sparsely (only children of surviving nodes, gathered with
+        `np.repeat`) while few nodes survive, and densely (every node of the depth, one gather
+        through its parent's state) once many do, which avoids the repeat's cost on wide levels.
+        """
         nodes = np.zeros(1, dtype=np.int64)
         states = np.array([state], dtype=np.int32)
-        found = []
         for d in range(1, self.depth + 1):
+            dfa.ensure_rows(states)
             counts = self.num_children[d - 1][nodes]
-            children = _ranges(self.first_child[d - 1][nodes], counts)
-            if children.size == 0:
+            total = int(counts.sum())
+            if total == 0:
                 break
-            parent_states = np.repeat(states, counts)
-            dfa.ensure_rows(parent_states)
-            nxt = dfa.table[parent_states, self.byte[d][children]]
-            keep = nxt != DEAD
-            nodes, states = children[keep], nxt[keep]
-            ends = _ranges(self.token_start[d][nodes], self.token_count[d][nodes])
-            if ends.size:
-                found.append(self.token_ids[d][ends])
-        return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+            if 2 * total < self.width[d]:
+                children = _ranges(self.first_child[d - 1][nodes], counts)
+                nxt = dfa.table[np.repeat(states, counts), self.byte[d][children]]
+                keep = nxt != DEAD
+                nodes, states = children[keep], nxt[keep]
+            else:
+                full = np.zeros(self.width[d - 1], dtype=np.int32)
+                full[nodes] = states
+                nxt = dfa.table[full[self.parent[d]], self.byte[d]]
+                nodes = np.flatnonzero(nxt)
+                states = nxt[nodes]
+            if self.token_ids[d].size and nodes.size:
+                alive = np.zeros(self.width[d], dtype=bool)
+                alive[nodes] = True
+                out[self.token_ids[d]] = alive[self.token_node[d]]
 
 
 _TRIES: "weakref.WeakKeyDictionary[object, TokenTrie]" = weakref.WeakKeyDictionary()
