@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from .automaton import nfa, regex
 from .automaton.dfa import DFA
 from .errors import ConstrainError
-from .matcher import CompiledGrammar
+from .mask.regex import RegexGrammar
 
 
 @dataclass(frozen=True)
@@ -26,12 +26,12 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 
-def compile_regex(pattern: str, vocab, *, limits: Limits = DEFAULT_LIMITS) -> CompiledGrammar:
+def compile_regex(pattern: str, vocab, *, limits: Limits = DEFAULT_LIMITS) -> RegexGrammar:
     """Constrain the whole output to match `pattern` (see `automaton.regex` for the syntax)."""
     return _compile(regex.parse(pattern), vocab, limits, source=pattern)
 
 
-def compile_choices(choices, vocab, *, limits: Limits = DEFAULT_LIMITS) -> CompiledGrammar:
+def compile_choices(choices, vocab, *, limits: Limits = DEFAULT_LIMITS) -> RegexGrammar:
     """Constrain the output to be exactly one of `choices` (strings)."""
     choices = list(choices)
     if not choices:
@@ -45,11 +45,11 @@ def compile_choices(choices, vocab, *, limits: Limits = DEFAULT_LIMITS) -> Compi
     return _compile(tree, vocab, limits, source=f"choices {choices!r}")
 
 
-def _compile(tree: regex.Node, vocab, limits: Limits, source: str) -> CompiledGrammar:
+def _compile(tree: regex.Node, vocab, limits: Limits, source: str) -> RegexGrammar:
     dfa = DFA(nfa.build(tree, limits.max_nfa_states), limits.max_dfa_states)
     dfa.build_all()
     if dfa.start == 0:
         raise ConstrainError(f"the constraint matches nothing: {source}")
-    grammar = CompiledGrammar(dfa, vocab, source=source, mask_cache_size=limits.mask_cache_size)
+    grammar = RegexGrammar(dfa, vocab, source=source, mask_cache_size=limits.mask_cache_size)
     grammar.mask_for(dfa.start)  # pay for the first mask at compile time
     return grammar

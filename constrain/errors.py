@@ -36,3 +36,14 @@ class VocabularyError(ConstrainError, ValueError):
 
 class GenerationError(ConstrainError):
     """Generation could not start or finish as asked (bad arguments, prompt too long...)."""
+
+
+class GrammarError(ConstrainError, ValueError):
+    """A grammar that cannot be compiled; `line` and `column` (1-based) locate it when known."""
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None):
+        self.line = line
+        self.column = column
+        self.reason = message
+        where = f" at line {line}, column {column}" if line is not None else ""
+        super().__init__(f"{message}{where}")

@@ -1,68 +1,40 @@
-"""A compiled constraint over one vocabulary, and the per-sequence matcher that walks it.
+"""A compiled constraint, and the per-sequence matcher that walks it.
 
-`CompiledGrammar` is immutable and shareable (across threads and sequences): the automaton and a
-bounded cache of per-state masks. `Matcher` is the cheap per-sequence cursor: a state, a history for
-rollback, and whether EOS was consumed. Masks are computed once per automaton state (see
-`index.trie`) and then served from the cache, so the per-token cost is a dictionary lookup.
+`CompiledGrammar` is immutable and shareable across threads and sequences; each engine (a regex DFA
+in `mask.regex`, a lexer plus Earley parser in `mask.cfg`) implements its four state methods.
+`Matcher` is the cheap per-sequence cursor over any of them: a state, a history for rollback, and
+whether EOS was consumed.
 """
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
+from typing import Any
 
-import numpy as np
 import torch
-
-from .automaton.dfa import DEAD, DFA
-from .index.trie import trie_of
 
 
 class CompiledGrammar:
-    """An automaton bound to a vocabulary; call `matcher()` for each sequence to constrain."""
+    """A constraint bound to a vocabulary; call `matcher()` for each sequence to constrain."""
 
-    def __init__(self, dfa: DFA, vocab, *, source: str = "", mask_cache_size: int = 2048):
-        self.dfa = dfa
-        self.vocab = vocab
-        self.source = source
-        self._trie = trie_of(vocab)
-        self._masks: OrderedDict[int, torch.Tensor] = OrderedDict()
-        self._cache_size = mask_cache_size
-        self._lock = threading.Lock()
+    vocab: Any
+    source: str = ""
 
     def matcher(self) -> "Matcher":
         """A fresh cursor at the start of the output."""
         return Matcher(self)
 
-    def mask_for(self, state: int) -> torch.Tensor:
-        """Bool tensor of `vocab.size`: the tokens allowed in `state` (cached; do not modify)."""
-        mask = self._masks.get(state)
-        if mask is not None:
-            return mask
-        with self._lock:  # the lazy DFA grows while masks are computed
-            mask = self._masks.get(state)
-            if mask is None:
-                mask = self._compute(state)
-                self._masks[state] = mask
-                if len(self._masks) > self._cache_size:
-                    self._masks.popitem(last=False)
-        return mask
+    def initial_state(self) -> Any:
+        raise NotImplementedError
 
-    def step(self, state: int, token_id: int) -> int:
-        """The state after `token_id` (not EOS), or DEAD."""
-        if token_id in self.vocab.special_token_ids or not 0 <= token_id < self.vocab.size:
-            return DEAD
-        data = self.vocab.tokens[token_id]
-        if not data:
-            return DEAD
-        with self._lock:
-            return self.dfa.walk(state, data)
+    def mask_for(self, state: Any) -> torch.Tensor:
+        """Bool tensor of `vocab.size`: tokens allowed in `state`, EOS included where it may end."""
+        raise NotImplementedError
 
-    def _compute(self, state: int) -> torch.Tensor:
-        mask = np.zeros(self.vocab.size, dtype=bool)
-        if state != DEAD:
-            self._trie.fill_allowed(self.dfa, state, mask)
-            mask[self.vocab.eos_token_id] = self.dfa.is_accepting(state)
-        return torch.from_numpy(mask)
+    def step(self, state: Any, token_id: int) -> Any | None:
+        """The state after one (non-EOS) token, or None if the token is not allowed."""
+        raise NotImplementedError
+
+    def is_accepting(self, state: Any) -> bool:
+        raise NotImplementedError
 
 
 class Matcher:
@@ -70,13 +42,13 @@ class Matcher:
 
     def __init__(self, grammar: CompiledGrammar):
         self.grammar = grammar
-        self._state = grammar.dfa.start
-        self._history: list[int] = []
+        self._state = grammar.initial_state()
+        self._history: list[Any] = []
         self._terminated = False
 
     def mask(self) -> torch.Tensor:
-        """Bool tensor over the vocabulary: tokens allowed next. After EOS only EOS is allowed, so a
-        finished row in a batch always has a token to sample."""
+        """Bool tensor over the vocabulary: tokens allowed next (do not modify). After EOS only EOS
+        is allowed, so a finished row in a batch always has a token to sample."""
         if self._terminated:
             return self._eos_only()
         return self.grammar.mask_for(self._state)
@@ -91,8 +63,8 @@ class Matcher:
             self._history.append(self._state)
             self._terminated = True
             return True
-        nxt = self.grammar.step(self._state, token_id)
-        if nxt == DEAD:
+        nxt = self.grammar.step(self._state, int(token_id))
+        if nxt is None:
             return False
         self._history.append(self._state)
         self._state = nxt
@@ -121,7 +93,7 @@ class Matcher:
 
     def is_accepting(self) -> bool:
         """May the output end here (EOS allowed)?"""
-        return self._terminated or self.grammar.dfa.is_accepting(self._state)
+        return self._terminated or self.grammar.is_accepting(self._state)
 
     def is_terminated(self) -> bool:
         """Has EOS been consumed?"""
@@ -133,7 +105,7 @@ class Matcher:
         return other
 
     def reset(self) -> None:
-        self._state, self._history, self._terminated = self.grammar.dfa.start, [], False
+        self._state, self._history, self._terminated = self.grammar.initial_state(), [], False
 
     @property
     def num_tokens(self) -> int:

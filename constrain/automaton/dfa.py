@@ -4,9 +4,10 @@ The table is what makes token masks vectorisable: `table[states, bytes]` steps t
 nodes in one numpy gather. Rows are filled on first use, so only states a token can reach are ever
 built; `build_all` explores everything up front when a compile-time bound is wanted.
 
-State 0 is the dead state (no completion possible). NFA states that cannot reach the accept state
+State 0 is the dead state (no completion possible). NFA states that cannot reach an accept state
 are dropped from every subset, so any other DFA state can still be completed: "not dead" is exactly
-"this prefix can still become a full match".
+"this prefix can still become a full match". `labels[state]` says which patterns (terminals of a
+lexer) the bytes read so far complete.
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ class DFA:
         self.table = np.full((64, 256), UNFILLED, dtype=np.int32)
         self.table[DEAD] = DEAD
         self.accepting = np.zeros(64, dtype=bool)
+        self.labels: list[frozenset[int]] = [frozenset()]
         self.start = self._intern(self._closure([nfa.start]))
 
     @property
@@ -82,7 +84,7 @@ class DFA:
                 if t not in seen:
                     seen.add(t)
                     stack.append(t)
-        return frozenset(s for s in seen if live[s] and (nfa.edges[s] or s == nfa.accept))
+        return frozenset(s for s in seen if live[s] and (nfa.edges[s] or s in nfa.accepts))
 
     def _intern(self, subset: frozenset[int]) -> int:
         state = self._ids.get(subset)
@@ -97,7 +99,9 @@ class DFA:
             self.accepting = np.concatenate([self.accepting, np.zeros(grow, dtype=bool)])
         self._ids[subset] = state
         self._sets.append(subset)
-        self.accepting[state] = self.nfa.accept in subset
+        labels = frozenset(self.nfa.accepts[s] for s in subset if s in self.nfa.accepts)
+        self.labels.append(labels)
+        self.accepting[state] = bool(labels)
         return state
 
     def _fill(self, state: int) -> None:
@@ -117,7 +121,7 @@ class DFA:
 
 
 def _coreachable(nfa: NFA) -> list[bool]:
-    """Which NFA states can reach the accept state."""
+    """Which NFA states can reach an accept state."""
     back: list[list[int]] = [[] for _ in range(nfa.size)]
     for s in range(nfa.size):
         for t in nfa.eps[s]:
@@ -125,8 +129,9 @@ def _coreachable(nfa: NFA) -> list[bool]:
         for _, _, t in nfa.edges[s]:
             back[t].append(s)
     live = [False] * nfa.size
-    live[nfa.accept] = True
-    stack = [nfa.accept]
+    for s in nfa.accepts:
+        live[s] = True
+    stack = list(nfa.accepts)
     while stack:
         for s in back[stack.pop()]:
             if not live[s]:

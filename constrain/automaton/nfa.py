@@ -53,12 +53,16 @@ def _split(lo: int, hi: int, out: list[ByteSeq]) -> None:
 
 @dataclass
 class NFA:
-    """States are ints; `eps[s]` are epsilon moves, `edges[s]` are (lo, hi, target) byte moves."""
+    """States are ints; `eps[s]` are epsilon moves, `edges[s]` are (lo, hi, target) byte moves.
+
+    `accepts` maps each accepting state to its label: one label for a regex, one per terminal for a
+    lexer, so the DFA can tell which terminals a byte string completes.
+    """
 
     eps: list[list[int]] = field(default_factory=list)
     edges: list[list[tuple[int, int, int]]] = field(default_factory=list)
     start: int = 0
-    accept: int = 0
+    accepts: dict[int, int] = field(default_factory=dict)
 
     def add_state(self) -> int:
         self.eps.append([])
@@ -82,12 +86,21 @@ def estimate_states(node: Node) -> int:
 
 def build(node: Node, max_states: int) -> NFA:
     """Thompson-construct `node`; `LimitError` if it would exceed `max_states`."""
-    estimate = estimate_states(node)
+    return build_union([node], max_states)
+
+
+def build_union(nodes: list[Node], max_states: int) -> NFA:
+    """One NFA for several patterns; the accept state of `nodes[k]` is labelled k."""
+    estimate = 1 + sum(estimate_states(node) for node in nodes)
     if estimate > max_states:
-        raise LimitError(f"the regex needs about {estimate} automaton states", "max_nfa_states",
+        raise LimitError(f"the pattern needs about {estimate} automaton states", "max_nfa_states",
                          max_states)
     nfa = NFA()
-    nfa.start, nfa.accept = _fragment(nfa, node)
+    nfa.start = nfa.add_state()
+    for label, node in enumerate(nodes):
+        entry, exit_ = _fragment(nfa, node)
+        nfa.eps[nfa.start].append(entry)
+        nfa.accepts[exit_] = label
     return nfa
 
 

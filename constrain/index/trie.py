@@ -56,21 +56,20 @@ class TokenTrie:
         self.depth = depth
         self.num_nodes = sum(self.width)
 
-    def fill_allowed(self, dfa: DFA, state: int, out: np.ndarray) -> None:
-        """Set `out[t]` for the tokens whose bytes, read from `state`, leave the automaton alive.
+    def walk(self, dfa: DFA, depth: int, nodes: np.ndarray, states: np.ndarray):
+        """Step the subtrees below `nodes` (at `depth`, in automaton `states`) one depth at a time,
+        yielding (depth, surviving nodes, their states).
 
-        Each depth is stepped sparsely (only children of surviving nodes, gathered with
-        `np.repeat`) while few nodes survive, and densely (every node of the depth, one gather
-        through its parent's state) once many do, which avoids the repeat's cost on wide levels.
+        A depth is stepped sparsely (only children of surviving nodes, gathered with `np.repeat`)
+        while few nodes survive, and densely (every node of the depth, one gather through its
+        parent's state) once many do, which avoids the repeat's cost on wide levels.
         """
-        nodes = np.zeros(1, dtype=np.int64)
-        states = np.array([state], dtype=np.int32)
-        for d in range(1, self.depth + 1):
+        for d in range(depth + 1, self.depth + 1):
             dfa.ensure_rows(states)
             counts = self.num_children[d - 1][nodes]
             total = int(counts.sum())
             if total == 0:
-                break
+                return
             if 2 * total < self.width[d]:
                 children = _ranges(self.first_child[d - 1][nodes], counts)
                 nxt = dfa.table[np.repeat(states, counts), self.byte[d][children]]
@@ -82,10 +81,21 @@ class TokenTrie:
                 nxt = dfa.table[full[self.parent[d]], self.byte[d]]
                 nodes = np.flatnonzero(nxt)
                 states = nxt[nodes]
-            if self.token_ids[d].size and nodes.size:
-                alive = np.zeros(self.width[d], dtype=bool)
-                alive[nodes] = True
-                out[self.token_ids[d]] = alive[self.token_node[d]]
+            yield d, nodes, states
+
+    def tokens_at(self, depth: int, nodes: np.ndarray) -> np.ndarray:
+        """Ids of the tokens whose bytes end exactly at `nodes` of `depth`."""
+        if not self.token_ids[depth].size or not nodes.size:
+            return self.token_ids[0]
+        alive = np.zeros(self.width[depth], dtype=bool)
+        alive[nodes] = True
+        return self.token_ids[depth][alive[self.token_node[depth]]]
+
+    def fill_allowed(self, dfa: DFA, state: int, out: np.ndarray) -> None:
+        """Set `out[t]` for the tokens whose bytes, read from `state`, leave the automaton alive."""
+        root = np.zeros(1, dtype=np.int64)
+        for d, nodes, _ in self.walk(dfa, 0, root, np.array([state], dtype=np.int32)):
+            out[self.tokens_at(d, nodes)] = True
 
 
 _TRIES: "weakref.WeakKeyDictionary[object, TokenTrie]" = weakref.WeakKeyDictionary()
