@@ -1,0 +1,53 @@
+"""Character classes shared by the extractor and the parser, so 'invisible' and 'quote' mean one thing."""
+from __future__ import annotations
+
+import re
+
+# Outside strings these are layout, never content: JSON whitespace, other Unicode spaces (NBSP...),
+# the BOM and zero-width characters that chat UIs and tokenizers leave behind.
+INVISIBLE = "\ufeff\u200b\u200c\u200d\u2060\u180e\u00ad"
+SPACES = " \t\n\r\f\v\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+WS_RE = re.compile("[" + SPACES + INVISIBLE + "]*")
+WS_CHARS = frozenset(" \t\n\r\f\v\u00a0\u1680\u2028\u2029\u202f\u205f\u3000" + INVISIBLE
+                     + "".join(chr(c) for c in range(0x2000, 0x200B)))
+
+# Each opening delimiter and the characters that may close it. `"` strings close only on `"`, so
+# apostrophes and typographic quotes inside them are content; smart-quoted strings also accept a
+# plain closing quote, because autocorrect often converts only one side.
+CLOSERS = {
+    '"': '"',
+    "'": "'",
+    "\u201c": "\u201d\"",       # “ ... ” (or ")
+    "\u201d": "\u201d\"",       # ” used as an opener
+    "\u201e": "\u201c\u201d\"",  # „ ... “ (German)
+    "\u2018": "\u2019'",        # ‘ ... ’
+    "\u2019": "\u2019'",        # ’ used as an opener
+}
+QUOTES = frozenset(CLOSERS)
+# Special characters while scanning a string that opened with a given quote: backslash and closers.
+STRING_SPECIAL = {q: re.compile("[\\\\" + re.escape(c) + "]") for q, c in CLOSERS.items()}
+
+
+def skip_ws_comments(t: str, pos: int, end: int) -> int:
+    """First position at or after `pos` that is neither layout nor a comment (`//`, `/* */`, `#`)."""
+    match = WS_RE.match
+    while True:
+        pos = match(t, pos, end).end()
+        if pos >= end:
+            return end
+        c = t[pos]
+        if c == "/" and pos + 1 < end:
+            d = t[pos + 1]
+            if d == "/":
+                nl = t.find("\n", pos, end)
+                pos = end if nl < 0 else nl + 1
+                continue
+            if d == "*":
+                close = t.find("*/", pos + 2, end)
+                pos = end if close < 0 else close + 2
+                continue
+        if c == "#":
+            nl = t.find("\n", pos, end)
+            pos = end if nl < 0 else nl + 1
+            continue
+        return pos

@@ -1,0 +1,256 @@
+"""Finding the value in a model's answer: fences, `<json>` tags, a `json` label, prose around it.
+
+Order of decisions:
+1. A text that starts with `{` or `[` is the document itself (fences are not searched, so a string
+   value holding a Markdown code block stays intact).
+2. `<json>...</json>` tags, then fenced blocks: JSON-labelled blocks (```` ```json ````, `~~~jsonc`...),
+   else unlabelled ones; blocks in another language are never read. Several blocks with a value
+   give an array of their values, in order.
+3. Otherwise the text is prose: every `{` and `[` is a candidate, probed by a parser that gives up at
+   the first prose-like reading; the longest run of clean values wins. If no probe is clean, the
+   first candidate that yields something JSON-like is read with full tolerance.
+Probing is budgeted (a constant times the text length), so the search is linear.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .chars import QUOTES, WS_RE
+from .errors import RepairError
+from .parser import Abort, Parser
+from .scalars import NOVALUE, WORD, classify
+from .schema import SchemaGuide
+from .strings import TOP, scan_string
+
+_FENCE_RUN = re.compile(r"`{3,}|~{3,}")
+_CANDIDATE = re.compile(r"[{\[]")
+_LABEL = re.compile(r"(?i)json5?c?l?\b[ \t]*:?")
+_HTML = re.compile(r"(?i)\s*(<!doctype\s+html|<html[\s>]|<\?xml|<head[\s>]|<body[\s>])")
+_TAG_OPEN = re.compile(r"(?i)<json>")
+_TAG_CLOSE = re.compile(r"(?i)</json>")
+_JSON_LANGS = frozenset({"json", "json5", "jsonc", "jsonl", "ndjson", "jsonlines", "geojson"})
+_MAX_FENCE_RUNS = 2000
+_MAX_CLOSER_LOOKS = 64
+
+
+class _Block:
+    __slots__ = ("lang", "start", "end")
+
+    def __init__(self, lang: str, start: int, end: int):
+        self.lang = lang
+        self.start = start
+        self.end = end
+
+
+def _trim(t: str, s: int, e: int) -> tuple[int, int]:
+    s = WS_RE.match(t, s, e).end()
+    while e > s and not t[e - 1].strip("\ufeff\u200b\u200c\u200d\u2060\u180e\u00ad\u00a0 \t\r\n"):
+        e -= 1
+    return s, e
+
+
+def _fences(t: str) -> list[_Block]:
+    """Fenced blocks, in order; an unclosed fence runs to the end of the text."""
+    runs = [(m.start(), m.end()) for _, m in zip(range(_MAX_FENCE_RUNS), _FENCE_RUN.finditer(t))]
+    blocks: list[_Block] = []
+    i = 0
+    while i < len(runs):
+        s, e = runs[i]
+        ch, length = t[s], e - s
+        line_end = t.find("\n", e)
+        line_end = len(t) if line_end < 0 else line_end
+        info = t[e:line_end].strip()
+        word = re.match(r"[A-Za-z0-9_+.#-]*", info).group(0) if info else ""
+        if info == word:                         # ```json<newline>: content starts on the next line
+            content = min(line_end + 1, len(t))
+        else:                                    # ```{"a": 1}``` or ```json {"a": 1}```
+            word = word if info[len(word):len(word) + 1].isspace() else ""
+            content = t.index(info, e) + len(word)
+        # the closing fence: same character, at least as long; prefer one alone on its line
+        close = None
+        first_inline = None
+        for j in range(i + 1, min(len(runs), i + 1 + _MAX_CLOSER_LOOKS)):
+            rs, re_ = runs[j]
+            if rs < content or t[rs] != ch or re_ - rs < length:
+                continue
+            before = t[t.rfind("\n", 0, rs) + 1:rs]
+            nl = t.find("\n", re_)
+            after = t[re_:len(t) if nl < 0 else nl]
+            if not before.strip() and not after.strip():
+                close = j
+                break
+            if first_inline is None:
+                first_inline = j
+        if close is None:
+            close = first_inline
+        if close is None:
+            blocks.append(_Block(word.lower(), content, len(t)))
+            break
+        blocks.append(_Block(word.lower(), content, runs[close][0]))
+        i = close + 1
+    return blocks
+
+
+def _unescape_document(doc: str) -> str:
+    """One level of JSON string escaping removed (`{\\"a\\": 1}` -> `{"a": 1}`)."""
+    value, _, _ = scan_string('"' + doc + '"', 0, len(doc) + 2, TOP)
+    return value
+
+
+def _looks_escaped(t: str, s: int, e: int) -> bool:
+    """Every `"` is backslash-escaped (and there is at least one): a whole document escaped once."""
+    first = t.find('"', s, e)
+    if first < 0:
+        return False
+    i = first
+    while i >= 0:
+        if i == s or t[i - 1] != "\\":
+            return False
+        i = t.find('"', i + 1, e)
+    return True
+
+
+class Extractor:
+    """Locates and parses the value(s) in one answer."""
+
+    def __init__(self, guide: SchemaGuide | None):
+        self.guide = guide
+
+    def run(self, t: str) -> Any:
+        s, e = _trim(t, 0, len(t))
+        if s >= e:
+            raise RepairError("empty output: there is no JSON value", 0)
+        m = _TAG_OPEN.search(t, s, e)
+        if m:
+            close = _TAG_CLOSE.search(t, m.end(), e)
+            values = self.document(t, m.end(), close.start() if close else e, depth=0)
+            if values:
+                return values[0] if len(values) == 1 else values
+        if _HTML.match(t, s, e):
+            raise RepairError("the output is an HTML page, not JSON", s)
+        values = self.answer(t, s, e)
+        return values[0] if len(values) == 1 else values
+
+    def answer(self, t: str, s: int, e: int) -> list[Any]:
+        """Values of an answer that may be fenced or wrapped in prose."""
+        if t[s] in "{[":
+            return self.document(t, s, e, depth=0)
+        blocks = _fences(t[:e]) if _FENCE_RUN.search(t, s, e) else []
+        if blocks:
+            chosen = [b for b in blocks if b.lang in _JSON_LANGS or b.lang.startswith("json")]
+            if not chosen:
+                chosen = [b for b in blocks if not b.lang]
+            values = []
+            for b in chosen:
+                found = self.document(t, b.start, b.end, depth=0, required=False)
+                if found:
+                    values.append(found[0] if len(found) == 1 else found)
+            if values:
+                return values
+            masked = list(t[:e])
+            for b in blocks:                      # other languages: not part of the answer
+                masked[b.start:b.end] = " " * (b.end - b.start)
+            t2 = "".join(masked)
+            langs = sorted({b.lang for b in blocks if b.lang and b not in chosen})
+            return self.prose(t2, s, e, what=f"only code blocks in {', '.join(langs)}" if langs else None)
+        return self.document(t, s, e, depth=0)
+
+    def document(self, t: str, s: int, e: int, depth: int, required: bool = True) -> list[Any]:
+        """Values of a region meant to be JSON (a whole answer, a block's content)."""
+        s, e = _trim(t, s, e)
+        if s >= e:
+            if required:
+                raise RepairError("empty output: there is no JSON value", s)
+            return []
+        while s < e and t[s] == "`":               # stray inline-code backticks
+            s += 1
+        while e > s and t[e - 1] in "`;":
+            e -= 1
+        s, e = _trim(t, s, e)
+        if s >= e:
+            if required:
+                raise RepairError("no JSON value, only backticks", s)
+            return []
+        m = _LABEL.match(t, s, e)
+        if m:                                     # a leftover `json` label before the value
+            after = WS_RE.match(t, m.end(), e).end()
+            if after < e and t[after] in "{[\"'":
+                s = after
+        if depth < 2 and t[s] == "'" and e - s > 2 and t[e - 1] == "'":
+            i, j = _trim(t, s + 1, e - 1)
+            if i < j and t[i] in "{[" and t[j - 1] in "}]":   # a whole document in single quotes
+                inner = t[i:j]
+                if "\\'" in inner:
+                    inner = inner.replace("\\'", "'")
+                return self.document(inner, 0, len(inner), depth + 1, required)
+        if depth < 2 and t[s] in "{[" and _looks_escaped(t, s, e):
+            inner = _unescape_document(t[s:e])
+            return self.document(inner, 0, len(inner), depth + 1, required)
+        c = t[s]
+        if c in "{[" or (c == "(" and t[e - 1] == ")"):
+            p = Parser(t, s, e, self.guide)
+            values, _ = p.parse_group()
+            return values
+        if c in QUOTES:
+            value, pos, _ = scan_string(t, s, e, TOP)
+            if WS_RE.match(t, pos, e).end() >= e:
+                return [self.guide.string(self.guide.root, value) if self.guide else value]
+        else:
+            tok = t[s:e]
+            if not any(ch.isspace() for ch in tok):
+                kind, value = classify(tok, True)
+                if kind == NOVALUE:
+                    if not required:
+                        return []
+                    raise RepairError(f"no JSON value: {tok!r} is not a complete value", s)
+                if kind != WORD:
+                    p = Parser(t, s, e, self.guide)
+                    found, value, _ = p.parse_value(s)
+                    if found:
+                        return [value]
+        return self.prose(t, s, e, required=required)
+
+    def prose(self, t: str, s: int, e: int, what: str | None = None, required: bool = True) -> list[Any]:
+        """The best value among the candidates in prose (see the module docstring)."""
+        budget = 8 * (e - s) + 4096
+        best: list[Any] = []
+        best_span = -1
+        pos = s
+        search = _CANDIDATE.search
+        while budget > 0:
+            m = search(t, pos, e)
+            if m is None:
+                break
+            c0 = m.start()
+            p = Parser(t, c0, e, self.guide, probe=True)
+            try:
+                values, end = p.parse_group()
+            except Abort as a:
+                budget -= a.pos - c0 + 1
+                pos = c0 + 1
+                continue
+            budget -= end - c0 + 1
+            if values and p.evidence > 0 and end - c0 > best_span:
+                best, best_span = values, end - c0
+            pos = max(end, c0 + 1)
+        if best:
+            return best
+        pos = s
+        budget = 8 * (e - s) + 4096
+        while budget > 0:                        # nothing clean: the first JSON-like reading
+            m = search(t, pos, e)
+            if m is None:
+                break
+            c0 = m.start()
+            p = Parser(t, c0, e, self.guide)
+            values, end = p.parse_group()
+            budget -= end - c0 + 1
+            if values and p.evidence > 0:
+                return values
+            pos = c0 + 1
+        if not required:
+            return []
+        if what is None:
+            what = "prose" if any(ch.isalpha() for ch in t[s:e]) else "text"
+        raise RepairError(f"no JSON value found: the output is {what} without an object or array", s)
