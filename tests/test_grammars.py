@@ -111,6 +111,32 @@ def test_terminals_suit_a_finite_automaton(name):
         engine_regex.parse(term.pattern.to_regexp())  # raises UnsupportedRegexError if not
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_leftmost_first_match_is_longest(name):
+    """lark's dynamic_complete lexer takes a terminal's `re` (leftmost-first) match at a position
+    and then all prefixes of it; that equals "every split" only if the leftmost-first match is the
+    longest one, which an alternation like `a|ab` would break. Checked with the `regex` module's
+    POSIX (leftmost-longest) mode at every position of every corpus text, whole and cut short."""
+    posix = pytest.importorskip("regex")
+    terms = [(t.name, re.compile(t.pattern.to_regexp()), posix.compile(t.pattern.to_regexp(), flags=posix.POSIX))
+             for t in parser(name).terminals]
+    rnd = random.Random(3)
+    for entry in load_corpus(name):
+        text = entry["text"]
+        for pos in range(len(text)):
+            for sample in (text[pos:], text[pos : pos + rnd.randint(1, 12)]):
+                for term, first, longest in terms:
+                    a, b = first.match(sample), longest.match(sample)
+                    assert (a and a.end()) == (b and b.end()), (term, sample)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_engine_loads_grammar(name):
+    """The engine's own loader reads the grammar (skipped until constrain.grammar.load exists)."""
+    load = pytest.importorskip("constrain.grammar.load")
+    load.load_lark(GRAMMARS / f"{name}.lark")
+
+
 # ---------------------------------------------------------------- JSON
 
 
