@@ -121,6 +121,7 @@ class Extractor:
         s, e = _trim(t, 0, len(t))
         if s >= e:
             raise RepairError("empty output: there is no JSON value", 0)
+        e = len(t)           # trailing spaces may be the content of a string cut at the end
         m = _TAG_OPEN.search(t, s, e)
         if m:
             close = _TAG_CLOSE.search(t, m.end(), e)
@@ -158,6 +159,7 @@ class Extractor:
 
     def document(self, t: str, s: int, e: int, depth: int, required: bool = True) -> list[Any]:
         """Values of a region meant to be JSON (a whole answer, a block's content)."""
+        full_end = e
         s, e = _trim(t, s, e)
         if s >= e:
             if required:
@@ -165,9 +167,11 @@ class Extractor:
             return []
         while s < e and t[s] == "`":               # stray inline-code backticks
             s += 1
+        trimmed = e
         while e > s and t[e - 1] in "`;":
             e -= 1
         s, e = _trim(t, s, e)
+        parse_end = full_end if e == trimmed else e   # a string cut at the end may end in spaces
         if s >= e:
             if required:
                 raise RepairError("no JSON value, only backticks", s)
@@ -189,12 +193,12 @@ class Extractor:
             return self.document(inner, 0, len(inner), depth + 1, required)
         c = t[s]
         if c in "{[" or (c == "(" and t[e - 1] == ")"):
-            p = Parser(t, s, e, self.guide)
+            p = Parser(t, s, parse_end, self.guide)
             values, _ = p.parse_group()
             return values
         if c in QUOTES:
-            value, pos, _ = scan_string(t, s, e, TOP)
-            if WS_RE.match(t, pos, e).end() >= e:
+            value, pos, _ = scan_string(t, s, parse_end, TOP)
+            if WS_RE.match(t, pos, parse_end).end() >= parse_end:
                 return [self.guide.string(self.guide.root, value) if self.guide else value]
         else:
             tok = t[s:e]
@@ -209,7 +213,7 @@ class Extractor:
                     found, value, _ = p.parse_value(s)
                     if found:
                         return [value]
-        return self.prose(t, s, e, required=required)
+        return self.prose(t, s, parse_end, required=required)
 
     def prose(self, t: str, s: int, e: int, what: str | None = None, required: bool = True) -> list[Any]:
         """The best value among the candidates in prose (see the module docstring)."""

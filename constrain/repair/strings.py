@@ -83,7 +83,10 @@ def closes(t: str, j: int, end: int, ctx: int, in_tuple: bool) -> bool:
         return True
     if ctx == KEY:
         return c in ":,=" or c in QUOTES or newline or c.isdigit() or c in "-{["
-    if c in ",;":
+    if c == ";":                              # `;` separates only if a member clearly follows
+        k2 = WS_RE.match(t, k + 1, end).end()
+        return k2 < end and ((t[k2] in QUOTES and quoted_then(t, k2, end, ":", False)) or ident_key_at(t, k2, end))
+    if c == ",":
         k2 = skip_ws_comments(t, k + 1, end)
         if k2 >= end:
             return True

@@ -1,0 +1,253 @@
+"""constrain.repair_json: the corpus of model outputs, plus properties the corpus cannot show
+(bytes, linear time, deep nesting, error offsets, strict JSON untouched)."""
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from pathlib import Path
+
+import pytest
+
+from constrain.errors import ConstrainError
+from constrain.repair import RepairError, repair_json
+
+CORPUS_PATH = Path(__file__).with_name("repair_corpus.jsonl")
+CORPUS = [json.loads(line) for line in CORPUS_PATH.read_text(encoding="utf-8").split("\n") if line.strip()]
+
+
+def same(a, b) -> bool:
+    """Type-strict deep equality, iterative: 1, 1.0 and True differ; -0.0 and 0.0 differ; dict order
+    does not matter (as in JSON)."""
+    todo = [(a, b)]
+    while todo:
+        x, y = todo.pop()
+        if type(x) is not type(y):
+            return False
+        if isinstance(x, dict):
+            if x.keys() != y.keys():
+                return False
+            todo.extend((x[k], y[k]) for k in x)
+        elif isinstance(x, list):
+            if len(x) != len(y):
+                return False
+            todo.extend(zip(x, y))
+        elif isinstance(x, float):
+            if not (x == y and math.copysign(1, x) == math.copysign(1, y)):
+                return False
+        elif x != y:
+            return False
+    return True
+
+
+def test_same_is_type_strict():
+    assert same({"a": [1, 2.5, None]}, {"a": [1, 2.5, None]})
+    assert not same(1, 1.0)
+    assert not same(1, True)
+    assert not same(0.0, -0.0)
+    assert not same({"a": 1}, {"a": 1, "b": 2})
+    assert not same([1, [2]], [1, [3]])
+    assert not same("1", 1)
+
+
+def test_corpus_is_large_and_covers_every_category():
+    cats = {row["category"] for row in CORPUS}
+    assert len(CORPUS) >= 200
+    assert sum(row["category"] == "valid" for row in CORPUS) >= 20
+    assert {"fence", "prose", "markdown", "commas", "quotes", "unquoted", "literals", "comments",
+            "nonfinite", "numbers", "strings", "escapes", "truncation", "duplicates", "concatenated",
+            "escaped_document", "invisible", "stray", "failure", "valid", "schema"} <= cats
+    for row in CORPUS:
+        assert ("expected" in row) != bool(row.get("error")), row
+
+
+def _id(row):
+    return f"{row['category']}:{row['input'][:40]!r}"
+
+
+@pytest.mark.parametrize("row", CORPUS, ids=[_id(r) for r in CORPUS])
+def test_corpus(row):
+    schema = row.get("schema")
+    if row.get("error"):
+        with pytest.raises(RepairError):
+            repair_json(row["input"], schema)
+        return
+    got = repair_json(row["input"], schema)
+    assert same(got, row["expected"]), f"got {got!r}, expected {row['expected']!r}"
+
+
+@pytest.mark.parametrize("row", [r for r in CORPUS if r["category"] == "valid"], ids=_id)
+def test_valid_documents_come_back_as_json_loads_gives_them(row):
+    assert same(repair_json(row["input"]), json.loads(row["input"]))
+
+
+@pytest.mark.parametrize("row", [r for r in CORPUS if r["category"] == "valid"
+                                 and r["input"].lstrip().startswith("{") and r["input"].rstrip().endswith("}")
+                                 and r["input"].strip() != "{}"], ids=_id)
+def test_one_defect_elsewhere_leaves_strings_untouched(row):
+    """A trailing comma added to a valid object sends it down the repair path; every string inside
+    (with its `//`, `#`, quotes and backslashes) must still come back exactly."""
+    text = row["input"].rstrip()
+    broken = text[:-1].rstrip() + ",}"
+    assert same(repair_json(broken), json.loads(text))
+
+
+def test_error_type_and_offset():
+    with pytest.raises(RepairError) as info:
+        repair_json("I'm sorry, I can't help with that.")
+    err = info.value
+    assert isinstance(err, ConstrainError) and isinstance(err, ValueError)
+    assert "offset 0" in str(err) and err.offset == 0
+    with pytest.raises(RepairError) as info:
+        repair_json("   \n  -")
+    assert info.value.offset == 6 and "'-'" in str(info.value)
+    with pytest.raises(RepairError, match="HTML"):
+        repair_json("<html><body>Bad Gateway</body></html>")
+
+
+def test_bytes_are_accepted():
+    assert repair_json(b'{"a": "caf\xc3\xa9",}') == {"a": "café"}
+    assert repair_json('\ufeff{"bom": 1}'.encode("utf-8")) == {"bom": 1}
+    assert repair_json('{"u16": [1, 2]}'.encode("utf-16")) == {"u16": [1, 2]}
+    # cut in the middle of a two-byte character: the partial character is dropped
+    assert repair_json('{"a": "café'.encode("utf-8")[:-1]) == {"a": "caf"}
+    assert repair_json(bytearray(b"[1, 2,]")) == [1, 2]
+
+
+def test_wrong_input_type_is_a_type_error():
+    with pytest.raises(TypeError):
+        repair_json(42)  # type: ignore[arg-type]
+
+
+def _depth(v) -> int:
+    d = 0
+    while isinstance(v, list) and v:
+        v = v[0]
+        d += 1
+    return d + (1 if isinstance(v, list) else 0)
+
+
+@pytest.mark.parametrize("text", ["[" * 10_000 + "]" * 10_000, "[" * 10_000, "[" * 10_000 + "1,]" + "]" * 9_999,
+                                  "(" * 10_000 + ")" * 10_000])
+def test_deep_nesting_needs_no_recursion(text):
+    value = repair_json(text)
+    assert _depth(value) == 10_000
+
+
+def test_deep_objects():
+    value = repair_json('{"a": ' * 10_000)
+    depth = 0
+    while isinstance(value, dict) and value:
+        value = value["a"]
+        depth += 1
+    assert depth == 9_999 and value == {}
+
+
+def test_deep_nesting_with_schema():
+    value = repair_json("[" * 5_000 + '"1"' + "]" * 5_000, {"type": "array", "items": {"$ref": "#"}})
+    assert _depth(value) == 5_000
+
+
+def _timed(text: str) -> float:
+    t0 = time.perf_counter()
+    try:
+        repair_json(text)
+    except RepairError:
+        pass
+    return time.perf_counter() - t0
+
+
+@pytest.mark.parametrize("unit", [
+    '{"a": "x", ',            # many members
+    '"She said "yes" now", ',  # many unescaped quotes
+    "{ {[ ",                    # prose braces that never parse cleanly
+    '"a", "',                  # quote after comma (split look-ahead)
+    "x ",                       # one long bare word
+    "/* c */ ",                 # comments
+    "'a'b'",                    # apostrophes
+    "```",                      # fence runs
+    "{a, b} ",                  # prose sets
+    '["a" ',                    # unclosed arrays and strings
+])
+def test_linear_time(unit):
+    """Doubling the input must not quadruple the time (a quadratic step would)."""
+    small = unit * 2_000
+    large = unit * 8_000
+    _timed(small)
+    t_small = min(_timed(small) for _ in range(3))
+    t_large = min(_timed(large) for _ in range(3))
+    assert t_large < 4 * 3 * max(t_small, 1e-3), (t_small, t_large)
+
+
+def test_never_crashes_on_noise():
+    """Random mutations of corpus inputs: a value or a RepairError, never anything else."""
+    rng = random.Random(1234)
+    alphabet = '{}[]()"\':,\\/*#`\n tfn0123456789.-+eE“”‘’\ufeffabc'
+    inputs = [row["input"] for row in CORPUS if row["input"]]
+    for _ in range(3_000):
+        s = list(rng.choice(inputs))
+        for _ in range(rng.randint(1, 6)):
+            op = rng.random()
+            i = rng.randrange(len(s) + 1)
+            if op < 0.4:
+                s.insert(i, rng.choice(alphabet))
+            elif op < 0.8 and s:
+                del s[min(i, len(s) - 1)]
+            else:
+                s = s[:i]
+        text = "".join(s)
+        try:
+            value = repair_json(text)
+        except RepairError:
+            continue
+        json.dumps(value)  # always plain JSON data
+
+
+def test_truncating_valid_documents_never_fails_once_a_container_opened():
+    """Every prefix of a valid document (after its first bracket) repairs to some value."""
+    docs = [row["input"] for row in CORPUS if row["category"] == "valid" and row["input"].lstrip()[:1] in "{["]
+    for doc in docs:
+        start = doc.index(doc.lstrip()[0])
+        for cut in range(start + 1, len(doc) + 1):
+            json.dumps(repair_json(doc[:cut]))
+
+
+def test_prefixes_keep_what_was_complete():
+    """Every cut of a document keeps its complete members and a prefix of the one being written."""
+    doc = '{"id": 12, "name": "Ann Lee", "tags": ["a", "b"], "ok": true, "score": 6.5}'
+    full = json.loads(doc)
+    for cut in range(1, len(doc) + 1):
+        value = repair_json(doc[:cut])
+        assert isinstance(value, dict)
+        assert list(value) == list(full)[:len(value)]
+        for key, v in value.items():
+            if isinstance(v, str):
+                assert full[key].startswith(v)
+            elif isinstance(v, list):
+                assert not v or (v[:-1] == full[key][:len(v) - 1] and full[key][len(v) - 1].startswith(v[-1]))
+            elif key != list(value)[-1]:
+                assert same(v, full[key])
+    assert same(repair_json(doc[:doc.index("Lee")]), {"id": 12, "name": "Ann "})
+    assert same(repair_json(doc[:doc.index(".5")]), {"id": 12, "name": "Ann Lee", "tags": ["a", "b"], "ok": True,
+                                                     "score": 6})
+
+
+def test_no_value_is_never_invented_from_a_schema():
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "string"}},
+              "required": ["a", "b"]}
+    assert repair_json('{"a": "1"', schema) == {"a": 1}
+    assert repair_json('{"b": null}', schema) == {"b": None}
+    assert repair_json("{}", schema) == {}
+
+
+def test_fast_path_returns_json_loads_result_and_rejects_nan():
+    text = '{"a": [1, 2.50, "x"], "b": {"c": null}}'
+    assert same(repair_json(text), json.loads(text))
+    assert repair_json('{"a": NaN}') == {"a": None}  # json.loads would give nan
+
+
+def test_exported_from_the_package():
+    import constrain.repair as r
+
+    assert set(r.__all__) == {"RepairError", "repair_json"}
