@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .chars import QUOTES, WS_RE
+from .chars import CLOSERS, QUOTES, WS_RE
 from .errors import RepairError
 from .parser import Abort, Parser
 from .scalars import NOVALUE, WORD, classify
@@ -197,8 +197,10 @@ class Extractor:
             values, _ = p.parse_group()
             return values
         if c in QUOTES:
-            value, pos, _ = scan_string(t, s, parse_end, TOP)
-            if WS_RE.match(t, pos, parse_end).end() >= parse_end:
+            value, pos, closed = scan_string(t, s, parse_end, TOP)
+            # a cut string is a value, but `"abc" is the answer` (a closer inside, prose after) is not
+            if (closed or not any(ch in CLOSERS[c] for ch in t[s + 1:e])) and \
+                    WS_RE.match(t, pos, parse_end).end() >= parse_end:
                 return [self.guide.string(self.guide.root, value) if self.guide else value]
         else:
             tok = t[s:e]

@@ -3,7 +3,8 @@
 Decisions (see REPAIR-CONVENTIONS.md): `+5` is 5, `.75` is 0.75, `3.` is 3, `-.5` is -0.5; a dangling
 exponent (`6.02e`, `1.5e-`) is dropped; `1_000` is 1000 (digit separators, as Python and JS write them);
 `0x1F` is 31; digits with a leading zero (`007`, `02134`) are identifiers or codes, so they stay strings
-unless a schema asks for a number. `NaN` and `Infinity` in any spelling become null.
+unless a schema asks for a number. `NaN` and `Infinity` in any spelling become null. An ellipsis
+(`...`, `…`) where a value belongs is the model eliding items, not a value: it is dropped.
 """
 from __future__ import annotations
 
@@ -98,7 +99,7 @@ def parse_number(tok: str) -> tuple[int, Any]:
 
 def classify(tok: str, at_cut: bool) -> tuple[int, Any]:
     """What a stripped bare token means; `at_cut` when the text ends inside it (truncation rules 5, 6)."""
-    if not tok or tok in ("-", "+", "."):
+    if not tok or tok in ("-", "+", ".", "...", "\u2026"):
         return NOVALUE, None
     lit = _LITERALS.get(tok, _LITERALS)
     if lit is not _LITERALS:

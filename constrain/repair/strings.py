@@ -50,7 +50,7 @@ def ident_key_at(t: str, k: int, end: int) -> bool:
     if p == k:
         return False
     q = WS_RE.match(t, p, min(end, p + WINDOW)).end()
-    return q < end and t[q] == ":"
+    return q < end and t[q] == ":" and not t.startswith("//", q + 1)   # `https://` is no key
 
 
 def bare_item_at(t: str, k: int, end: int) -> bool:
@@ -102,12 +102,12 @@ def closes(t: str, j: int, end: int, ctx: int, in_tuple: bool) -> bool:
         return True
     if c == ":":
         return ctx == ARR_VALUE
-    if c in QUOTES:
+    if c in QUOTES:                           # a missing comma has at least a space before the next key
         if ctx == OBJ_VALUE:
-            return quoted_then(t, k, end, ":", False)
+            return gap and quoted_then(t, k, end, ":", False)
         return gap
     if ctx == OBJ_VALUE:
-        return ident_key_at(t, k, end)
+        return gap and ident_key_at(t, k, end)
     if ctx == ARR_VALUE:
         return c.isdigit() or c in "-+{[" or t.startswith(_LITERAL_STARTS, k)
     return newline or c in "{["
