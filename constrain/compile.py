@@ -53,3 +53,13 @@ def _compile(tree: regex.Node, vocab, limits: Limits, source: str) -> RegexGramm
     grammar = RegexGrammar(dfa, vocab, source=source, mask_cache_size=limits.mask_cache_size)
     grammar.mask_for(dfa.start)  # pay for the first mask at compile time
     return grammar
+
+
+def compile_lark(grammar, vocab, *, start: str = "start") -> "CFGGrammar":
+    """Constrain the output to the language of a Lark grammar (its text, or a path to a .lark file)."""
+    from .grammar.load import load_lark, read_grammar_text
+    from .mask.cfg import CFGGrammar
+
+    compiled = CFGGrammar(load_lark(grammar, start=start), vocab, source=read_grammar_text(grammar))
+    compiled.mask_for(compiled.initial_state())  # pay for the first mask at compile time
+    return compiled

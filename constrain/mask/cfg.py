@@ -1,0 +1,199 @@
+"""Masks for a context-free constraint: a lexer DFA per set of expected terminals, an Earley parser
+over terminals, and a cached tree of trie walks between them.
+
+A state is a tuple of configurations `(parse state, lexer state)`: the parser after the terminals
+completed so far, and the lexer inside the current (maybe empty) terminal. A token may finish one
+terminal and start the next anywhere inside its bytes, so one token can branch into several
+configurations; any split of the text into terminals counts (the language is the grammar's, with
+`%ignore` terminals allowed between any two terminals).
+
+How a mask is computed (why it is fast after warm-up): for a lexer (terminal set) and a start, one
+vectorised trie walk (`index.trie`) gives a `LexNode`: the tokens that end inside the current
+terminal, and the trie nodes where a terminal T can end, grouped by (T, depth). Only those groups
+need the parser: scanning T (memoised on the parse state) gives the next expected terminal set,
+whose lexer continues the walk below the group's nodes, as another cached `LexNode`. So a mask is a
+walk over a small cached graph plus one scatter of token ids per node; the trie is walked once per
+(lexer, start), not once per token.
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import torch
+
+from ..automaton import nfa
+from ..automaton.dfa import DEAD, DFA
+from ..errors import GrammarError, LimitError
+from ..grammar.cfg import Grammar
+from ..grammar.earley import EarleyParser, ParseState
+from ..index.trie import TokenTrie, trie_of
+from ..matcher import CompiledGrammar
+
+Config = tuple[ParseState, int]
+
+
+class Lexer:
+    """A DFA over the terminals a parse state expects, plus the ignored ones; labels are terminal ids."""
+
+    def __init__(self, grammar: Grammar, terminals: frozenset[int], max_states: int):
+        self.terminals = sorted(terminals)
+        patterns = [grammar.terminals[t].pattern for t in self.terminals]
+        self.dfa = DFA(nfa.build_union(patterns, max_states * 10), max_states)
+        self.roots: dict[int, LexNode] = {}
+
+    def terminals_of(self, state: int) -> list[int]:
+        return [self.terminals[label] for label in self.dfa.labels[state]]
+
+
+class LexNode:
+    """Tokens that end inside the current terminal, and where a terminal may end inside a token."""
+
+    __slots__ = ("tokens", "branches")
+
+    def __init__(self, trie: TokenTrie, lexer: Lexer, depth: int, nodes: np.ndarray, states: np.ndarray):
+        found = []
+        groups: dict[tuple[int, int], list[np.ndarray]] = {}
+        self._branch_points(lexer, depth, nodes, states, groups)
+        for d, alive, alive_states in trie.walk(lexer.dfa, depth, nodes, states):
+            found.append(trie.tokens_at(d, alive))
+            self._branch_points(lexer, d, alive, alive_states, groups)
+        self.tokens = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+        self.branches = [(t, d, np.sort(np.concatenate(parts))) for (t, d), parts in groups.items()]
+
+    @staticmethod
+    def _branch_points(lexer: Lexer, depth: int, nodes: np.ndarray, states: np.ndarray, groups) -> None:
+        ending = lexer.dfa.accepting[states]
+        if not ending.any():
+            return
+        nodes, states = nodes[ending], states[ending]
+        for state in np.unique(states).tolist():
+            at = nodes[states == state]
+            for terminal in lexer.terminals_of(state):
+                groups.setdefault((terminal, depth), []).append(at)
+
+
+class CFGGrammar(CompiledGrammar):
+    """A reduced context-free grammar bound to a vocabulary."""
+
+    def __init__(self, grammar: Grammar, vocab, *, source: str = "", max_lexer_states: int = 20_000,
+                 max_configs: int = 256):
+        self.grammar = grammar
+        self.vocab = vocab
+        self.source = source
+        self.parser = EarleyParser(grammar)
+        self._trie = trie_of(vocab)
+        self._lexers: dict[frozenset[int], Lexer] = {}
+        # walks below the same trie nodes with the same lexer are shared, whichever path led there:
+        # without this, a run of ignorable spaces (a branch point at every byte) costs 2^length walks
+        self._walks: dict[tuple[int, int, bytes], LexNode] = {}
+        self._max_lexer_states = max_lexer_states
+        self._max_configs = max_configs
+        self._lock = threading.RLock()
+        self._check_terminals()
+        self._initial = self._start_config(self.parser.initial())
+
+    # ---------------------------------------------------------------- protocol
+
+    def initial_state(self) -> tuple[Config, ...]:
+        return (self._initial,)
+
+    def is_accepting(self, state: tuple[Config, ...]) -> bool:
+        return any(self._config_accepts(p, q) for p, q in state)
+
+    def mask_for(self, state: tuple[Config, ...]) -> torch.Tensor:
+        out = np.zeros(self.vocab.size, dtype=bool)
+        with self._lock:
+            seen: set[tuple[int, int]] = set()
+            for parse, q in state:
+                lexer = self._lexer(parse)
+                root = lexer.roots.get(q)
+                if root is None:
+                    root = lexer.roots[q] = LexNode(self._trie, lexer, 0, np.zeros(1, dtype=np.int64),
+                                                    np.array([q], dtype=np.int32))
+                self._collect(parse, root, out, seen)
+            out[self.vocab.eos_token_id] = self.is_accepting(state)
+        return torch.from_numpy(out)
+
+    def step(self, state: tuple[Config, ...], token_id: int) -> tuple[Config, ...] | None:
+        if token_id in self.vocab.special_token_ids or not 0 <= token_id < self.vocab.size:
+            return None
+        configs = list(state)
+        with self._lock:
+            for byte in self.vocab.tokens[token_id]:
+                configs = self._step_byte(configs, byte)
+                if not configs:
+                    return None
+        return tuple(configs)
+
+    # ---------------------------------------------------------------- internals
+
+    def _check_terminals(self) -> None:
+        for terminal in self.grammar.terminals:
+            dfa = DFA(nfa.build(terminal.pattern, self._max_lexer_states * 10), self._max_lexer_states)
+            if dfa.start == DEAD:
+                raise GrammarError(f"terminal {terminal.name} matches nothing")
+            if dfa.is_accepting(dfa.start):
+                raise GrammarError(f"terminal {terminal.name} matches the empty string")
+
+    def _lexer(self, parse: ParseState) -> Lexer:
+        key = parse.allowed | self.grammar.ignore
+        lexer = self._lexers.get(key)
+        if lexer is None:
+            lexer = self._lexers[key] = Lexer(self.grammar, key, self._max_lexer_states)
+        return lexer
+
+    def _start_config(self, parse: ParseState) -> Config:
+        return parse, self._lexer(parse).dfa.start
+
+    def _after(self, parse: ParseState, terminal: int) -> list[ParseState]:
+        """The parse states once `terminal` ends: an ignored terminal may leave the parse as it is,
+        and the parser may also expect it (a terminal can be both)."""
+        states = [parse] if terminal in self.grammar.ignore else []
+        if terminal in parse.allowed:
+            states.append(parse.scan(terminal))
+        return states
+
+    def _config_accepts(self, parse: ParseState, q: int) -> bool:
+        lexer = self._lexer(parse)
+        if q == lexer.dfa.start:
+            return parse.accepting
+        return any(after.accepting for t in lexer.terminals_of(q) for after in self._after(parse, t))
+
+    def _step_byte(self, configs: list[Config], byte: int) -> list[Config]:
+        out: dict[tuple[int, int], Config] = {}
+        for parse, q in configs:
+            lexer = self._lexer(parse)
+            moved = lexer.dfa.step(q, byte)
+            if moved != DEAD:
+                out.setdefault((id(parse), moved), (parse, moved))
+            for after in (a for t in lexer.terminals_of(q) for a in self._after(parse, t)):
+                nxt = self._lexer(after)  # end the terminal here, start the next one
+                moved = nxt.dfa.step(nxt.dfa.start, byte)
+                if moved != DEAD:
+                    out.setdefault((id(after), moved), (after, moved))
+        if len(out) > self._max_configs:
+            raise LimitError("the grammar is too ambiguous here: too many ways to split the text into "
+                             "terminals", "max_configs", self._max_configs)
+        return list(out.values())
+
+    def _collect(self, parse: ParseState, node: LexNode, out: np.ndarray, seen: set) -> None:
+        key = (id(parse), id(node))
+        if key in seen:
+            return
+        seen.add(key)
+        if node.tokens.size:
+            out[node.tokens] = True
+        for terminal, depth, nodes in node.branches:
+            for after in self._after(parse, terminal):
+                self._collect(after, self._walk_below(after, depth, nodes), out, seen)
+
+    def _walk_below(self, parse: ParseState, depth: int, nodes: np.ndarray) -> LexNode:
+        """The cached walk that starts a new terminal below trie `nodes` of `depth`."""
+        lexer = self._lexer(parse)
+        key = (id(lexer), depth, nodes.tobytes())
+        node = self._walks.get(key)
+        if node is None:
+            starts = np.full(nodes.size, lexer.dfa.start, dtype=np.int32)
+            node = self._walks[key] = LexNode(self._trie, lexer, depth, nodes, starts)
+        return node
