@@ -1,13 +1,14 @@
 """constrain: language-model output guaranteed to fit a structure.
 
-Pipeline, one stage per module: a constraint is parsed (`automaton.regex`), turned into a byte
-automaton (`automaton.nfa`, `automaton.dfa`), intersected with the vocabulary (`index.trie`), served as
-per-token masks (`matcher`), applied during sampling (`hf.processor`) and driven end to end by
-`generate_structured` (`generate`).
+Pipeline, one stage per folder: a constraint is parsed into a byte automaton (`automaton/`: regex,
+NFA, DFA) or a context-free grammar over such automata (`grammar/`: Lark loading, Earley parser),
+the vocabulary is indexed as a byte trie (`index/`), per-token masks are computed by walking the trie
+through the automaton (`mask/`) behind one `Matcher` interface (`matcher`), applied during sampling
+(`hf/processor`) and driven end to end by `generate_structured` (`generate`).
 """
-from .compile import DEFAULT_LIMITS, Limits, compile_choices, compile_regex
-from .errors import (ConstrainError, GenerationError, LimitError, RegexError, UnsupportedRegexError,
-                     VocabularyError)
+from .compile import DEFAULT_LIMITS, Limits, compile_choices, compile_lark, compile_regex
+from .errors import (ConstrainError, GenerationError, GrammarError, LimitError, RegexError,
+                     UnsupportedRegexError, VocabularyError)
 from .generate import StructuredResult, generate_structured
 from .hf.processor import ConstrainedLogitsProcessor
 from .matcher import CompiledGrammar, Matcher
@@ -15,6 +16,6 @@ from .vocab import Vocabulary
 
 __all__ = [
     "CompiledGrammar", "ConstrainError", "ConstrainedLogitsProcessor", "DEFAULT_LIMITS", "GenerationError",
-    "LimitError", "Limits", "Matcher", "RegexError", "StructuredResult", "UnsupportedRegexError",
-    "Vocabulary", "VocabularyError", "compile_choices", "compile_regex", "generate_structured",
+    "GrammarError", "LimitError", "Limits", "Matcher", "RegexError", "StructuredResult", "UnsupportedRegexError",
+    "Vocabulary", "VocabularyError", "compile_choices", "compile_lark", "compile_regex", "generate_structured",
 ]
