@@ -1,5 +1,8 @@
 """End to end on the real default model (SmolLM2-135M-Instruct): few tests, each a handful of generations."""
 import re
+from pathlib import Path
+
+import lark
 
 import pytest
 import torch
@@ -63,3 +66,19 @@ def test_cli_runs_the_main_job(capsys):
     assert main(["What color is grass?", "--choices", "green", "purple"]) == 0
     out = capsys.readouterr().out
     assert '"accepted": true' in out and ('"green"' in out or '"purple"' in out)
+
+
+SHIPPED = Path(__file__).parent.parent / "grammars"
+
+
+@pytest.mark.parametrize("name, prompt", [
+    ("sql", "Table employees(id, name, salary, dept). Write an SQL query that lists the names of "
+            "employees in the 'sales' department earning more than 50000."),
+    ("arithmetic", "Write an arithmetic expression that computes the total price of 3 items at 4.5 each plus 2 shipping."),
+])
+def test_shipped_grammars_on_the_real_model(default_model, name, prompt):
+    model, tokenizer = default_model
+    grammar = (SHIPPED / f"{name}.lark").read_text()
+    result = generate_structured(model, tokenizer, prompt, grammar=SHIPPED / f"{name}.lark", max_new_tokens=80)
+    assert result.complete and result.accepted, result
+    lark.Lark(grammar, parser="earley", lexer="dynamic_complete").parse(result.text)

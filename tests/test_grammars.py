@@ -137,6 +137,23 @@ def test_engine_loads_grammar(name):
     load.load_lark(GRAMMARS / f"{name}.lark")
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_engine_agrees_on_corpus(name):
+    """The engine, fed each corpus text one byte per token, accepts exactly the valid entries
+    (skipped until `constrain.compile_lark` exists)."""
+    constrain = pytest.importorskip("constrain")
+    if not hasattr(constrain, "compile_lark"):
+        pytest.skip("constrain.compile_lark not available")
+    from constrain.vocab import Vocabulary
+
+    vocab = Vocabulary([bytes([b]) for b in range(256)] + [b"</s>"], eos_token_id=256)
+    grammar = constrain.compile_lark(GRAMMARS / f"{name}.lark", vocab)
+    for entry in load_corpus(name):
+        matcher = grammar.matcher()
+        accepted = all(matcher.advance(b) for b in entry["text"].encode("utf-8")) and matcher.is_accepting()
+        assert accepted == entry["valid"], entry["text"]
+
+
 # ---------------------------------------------------------------- JSON
 
 

@@ -2,6 +2,7 @@
 (Earley, dynamic_complete: any split into terminals) parses them, deep nesting works, errors are typed."""
 import json
 import random
+from pathlib import Path
 
 import lark
 import pytest
@@ -188,3 +189,17 @@ def test_left_recursion_works(smollm2_vocab, smollm2_tokenizer):
     compiled = compile_lark('start: start "a" | "b"', smollm2_vocab)
     assert walk_text(compiled, smollm2_tokenizer, "baaaa")
     assert not walk_text(compiled, smollm2_tokenizer, "ab")
+
+
+CORPORA = Path(__file__).parent / "corpora"
+SHIPPED = Path(__file__).parent.parent / "grammars"
+
+
+@pytest.mark.parametrize("name", ["json", "sql", "arithmetic", "csv"])
+def test_shipped_grammar_corpora_token_by_token(name, smollm2_vocab, smollm2_tokenizer):
+    """Every valid corpus input is accepted through its canonical tokenization; every invalid one is not."""
+    compiled = compile_lark(SHIPPED / f"{name}.lark", smollm2_vocab)
+    cases = [json.loads(line) for line in (CORPORA / f"{name}.jsonl").read_text().splitlines() if line.strip()]
+    assert sum(c["valid"] for c in cases) >= 30 and sum(not c["valid"] for c in cases) >= 30
+    wrong = [c["text"] for c in cases if walk_text(compiled, smollm2_tokenizer, c["text"]) != c["valid"]]
+    assert not wrong, wrong[:3]

@@ -129,7 +129,7 @@ def _depth(v) -> int:
 
 
 @pytest.mark.parametrize("text", ["[" * 10_000 + "]" * 10_000, "[" * 10_000, "[" * 10_000 + "1,]" + "]" * 9_999,
-                                  "(" * 10_000 + ")" * 10_000])
+                                  "(" * 10_000 + ")" * 10_000], ids=["closed", "cut", "trailing-comma", "tuples"])
 def test_deep_nesting_needs_no_recursion(text):
     value = repair_json(text)
     assert _depth(value) == 10_000

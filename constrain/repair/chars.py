@@ -29,7 +29,9 @@ STRING_SPECIAL = {q: re.compile("[\\\\" + re.escape(c) + "]") for q, c in CLOSER
 
 
 def skip_ws_comments(t: str, pos: int, end: int) -> int:
-    """First position at or after `pos` that is neither layout nor a comment (`//`, `/* */`, `#`)."""
+    """First position at or after `pos` that is neither layout nor a comment (`//`, `/* */`, `# `).
+
+    A `#` directly followed by a letter or digit starts a value (`#ff0000`, `#1`), not a comment."""
     match = WS_RE.match
     while True:
         pos = match(t, pos, end).end()
@@ -46,7 +48,7 @@ def skip_ws_comments(t: str, pos: int, end: int) -> int:
                 close = t.find("*/", pos + 2, end)
                 pos = end if close < 0 else close + 2
                 continue
-        if c == "#":
+        if c == "#" and not (pos + 1 < end and t[pos + 1].isalnum()):   # `#ff0000` is a value
             nl = t.find("\n", pos, end)
             pos = end if nl < 0 else nl + 1
             continue

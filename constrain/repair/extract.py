@@ -13,6 +13,7 @@ Probing is budgeted (a constant times the text length), so the search is linear.
 """
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
 
@@ -21,7 +22,7 @@ from .errors import RepairError
 from .parser import Abort, Parser
 from .scalars import NOVALUE, WORD, classify
 from .schema import SchemaGuide
-from .strings import TOP, scan_string
+from .strings import TOP, quoted_then, scan_string
 
 _FENCE_RUN = re.compile(r"`{3,}|~{3,}")
 _CANDIDATE = re.compile(r"[{\[]")
@@ -191,9 +192,24 @@ class Extractor:
         if depth < 2 and t[s] in "{[" and _looks_escaped(t, s, e):
             inner = _unescape_document(t[s:e])
             return self.document(inner, 0, len(inner), depth + 1, required)
+        if depth < 2 and t[s] in "{[" and "&quot;" in t[s:e] and '"' not in t[s:e]:
+            inner = html.unescape(t[s:e])           # an HTML-escaped document
+            return self.document(inner, 0, len(inner), depth + 1, required)
+        if depth < 2 and t[s] == '"' and e - s > 2 and t[e - 1] == '"':
+            i, j = _trim(t, s + 1, e - 1)
+            if i < j and t[i] in "{[" and t[j - 1] in "}]" and not _looks_escaped(t, i, j):
+                return self.document(t, i, j, depth + 1, required)   # `"{"a": 1}"`: quotes around it
         c = t[s]
         if c in "{[" or (c == "(" and t[e - 1] == ")"):
             p = Parser(t, s, parse_end, self.guide)
+            values, _ = p.parse_group()
+            if values and p.evidence == 0:          # `[INST] ... {"a": 1}`: prose in brackets first?
+                better = self.prose(t, s, parse_end, required=False, fallback=False)
+                if better:
+                    return better
+            return values
+        if c == '"' and quoted_then(t, s, parse_end, ":", False, cut=False):
+            p = Parser(t, s, parse_end, self.guide, implicit_object=True)   # `"a": 1, "b": 2}`
             values, _ = p.parse_group()
             return values
         if c in QUOTES:
@@ -217,7 +233,8 @@ class Extractor:
                         return [value]
         return self.prose(t, s, parse_end, required=required)
 
-    def prose(self, t: str, s: int, e: int, what: str | None = None, required: bool = True) -> list[Any]:
+    def prose(self, t: str, s: int, e: int, what: str | None = None, required: bool = True,
+              fallback: bool = True) -> list[Any]:
         """The best value among the candidates in prose (see the module docstring)."""
         budget = 8 * (e - s) + 4096
         best: list[Any] = []
@@ -237,10 +254,12 @@ class Extractor:
                 pos = c0 + 1
                 continue
             budget -= end - c0 + 1
-            if values and p.evidence > 0 and end - c0 > best_span:
+            # bracketed words next to the answer (`[/INST] {...}`) are not part of it
+            values = [v for v, ev in zip(values, p.value_evidence) if ev]
+            if values and end - c0 > best_span:
                 best, best_span = values, end - c0
             pos = max(end, c0 + 1)
-        if best:
+        if best or not fallback:
             return best
         pos = s
         budget = 8 * (e - s) + 4096

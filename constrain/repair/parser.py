@@ -52,14 +52,17 @@ def _strip(tok: str) -> str:
 class Parser:
     """Parses the value(s) in `text[start:end]`; see `parse_group`."""
 
-    def __init__(self, text: str, start: int, end: int, guide: SchemaGuide | None = None, probe: bool = False):
+    def __init__(self, text: str, start: int, end: int, guide: SchemaGuide | None = None, probe: bool = False,
+                 implicit_object: bool = False):
         self.t = text
+        self.implicit_object = implicit_object   # `"a": 1, "b": 2}`: the opening brace was left out
         self.start = start
         self.end = end
         self.guide = guide
         self.probe = probe
         self.severe = 0
         self.evidence = 0
+        self.value_evidence: list[int] = []   # evidence of each value of the group
         self.tuples = 0
 
     # -- bookkeeping -------------------------------------------------------------------------
@@ -80,6 +83,7 @@ class Parser:
         if not found:
             return [], pos
         values = [value]
+        self.value_evidence = [self.evidence]
         if not isinstance(value, (dict, list)):
             return values, pos
         while True:
@@ -88,8 +92,10 @@ class Parser:
                 q = skip_ws_comments(t, q + 1, end)
             if q >= end or t[q] not in "{[":
                 return values, pos
+            before = self.evidence
             found, value, pos = self.parse_value(q)
             values.append(value)
+            self.value_evidence.append(self.evidence - before)
 
     def parse_value(self, pos: int) -> tuple[bool, Any, int]:
         """One top-level value starting at `pos`: (found?, value, position after it)."""
@@ -98,6 +104,12 @@ class Parser:
         stack: list[_Frame] = []
         counts = [0, 0]          # open arrays, open objects (for mismatched closers)
         root: Any = _ABSENT
+        if self.implicit_object:
+            self.implicit_object = False
+            f = self._open("{", guide.root_for(True) if guide else None)
+            root = f.box
+            stack.append(f)
+            counts[1] += 1
 
         while True:
             pos = skip_ws_comments(t, pos, end)
@@ -152,6 +164,9 @@ class Parser:
                             self.evidence += 1
                             f.key = key
                             f.state = S_COLON
+                    elif c == "{" and len(stack) > 1 and not stack[-2].is_obj and _after_comma(t, pos, self.start):
+                        self._pop(stack, counts)   # `[{"a": 1, {"b": 2}]`: a new item, not a member
+                        stack[-1].state = S_VALUE
                     elif c == "{":              # `{{...}}`: the inner members belong to this object
                         self._prose(pos)
                         g = _Frame(True, f.box, f.schema)
@@ -269,7 +284,9 @@ class Parser:
             counts[g.is_obj] += 1
             return pos + 1
         if c in QUOTES:
-            s, pos, _ = scan_string(t, pos, end, ctx, self.tuples > 0)
+            s, pos, closed = scan_string(t, pos, end, ctx, self.tuples > 0)
+            if not closed:
+                s = _drop_swallowed_closers(s, stack)
             self.evidence += 1
             schema = self._child_schema(f)
             self._put(f, self.guide.string(schema, s) if schema is not None else s)
@@ -373,3 +390,26 @@ def _unquote_tail(tok: str) -> str:
     if len(tok) > 1 and tok[-1] in QUOTES and not any(ch in QUOTES for ch in tok[:-1]):
         return tok[:-1]
     return tok
+
+
+def _after_comma(t: str, pos: int, start: int) -> bool:
+    """Is the previous non-space character a comma? (bounded look-back)"""
+    k = pos - 1
+    while k > start and pos - k < 256 and t[k] in " \t\r\n":
+        k -= 1
+    return k >= start and t[k] == ","
+
+
+def _drop_swallowed_closers(s: str, stack: list[_Frame]) -> str:
+    """`{"name": "Alice}`: a string left open at the end that ends with exactly the closers of the open
+    containers lost its closing quote, not its content, so those closers are not content. Kept when
+    the string has brackets of its own (`"Hello {name}` cut at the end)."""
+    body = s.rstrip()
+    i = len(body)
+    k = len(stack) - 1
+    while i > 0 and k >= 0 and body[i - 1] in "}])" and (body[i - 1] == "}") == stack[k].is_obj:
+        i -= 1
+        k -= 1
+    if i == len(body) or any(ch in "{[(" for ch in body[:i]):
+        return s
+    return body[:i].rstrip()

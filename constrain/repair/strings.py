@@ -22,8 +22,9 @@ def _is_hex(s: str) -> bool:
     return bool(s) and all(c in _HEXDIGITS for c in s)
 
 
-def quoted_then(t: str, k: int, end: int, follow: str, too_long: bool) -> bool:
-    """Is the quoted string opening at `k` followed by one of `follow`? A cut text counts as yes."""
+def quoted_then(t: str, k: int, end: int, follow: str, too_long: bool, cut: bool = True) -> bool:
+    """Is the quoted string opening at `k` followed by one of `follow`? A text cut inside or right
+    after the string answers `cut`; one longer than the window answers `too_long`."""
     closers = CLOSERS.get(t[k], t[k])
     limit = min(end, k + 1 + WINDOW)
     p = k + 1
@@ -34,11 +35,11 @@ def quoted_then(t: str, k: int, end: int, follow: str, too_long: bool) -> bool:
             continue
         if ch in closers:
             q = WS_RE.match(t, p + 1, min(end, p + 1 + WINDOW)).end()
-            return q >= end or t[q] in follow
+            return cut if q >= end else t[q] in follow
         if ch == "\n" and not too_long:
             return False          # keys do not span lines
         p += 1
-    return True if limit >= end else too_long
+    return cut if limit >= end else too_long
 
 
 def ident_key_at(t: str, k: int, end: int) -> bool:
@@ -170,12 +171,21 @@ def scan_string(t: str, pos: int, end: int, ctx: int, in_tuple: bool = False) ->
             continue
         if t[j] in closers and closes(t, j, end, ctx, in_tuple):
             return "".join(parts), j + 1, True
-        if ctx == OBJ_VALUE or ctx == ARR_VALUE:
+        if ctx != TOP:
             k = j - 1
-            while k > pos and t[k] in " \t":
+            while k > pos and t[k] in " \t\r\n":
                 k -= 1
-            if k > pos and t[k] == "," and _split_before(t, j, end, ctx):
-                s = "".join(parts)
-                return s[:len(s) - (j - k)], k, True
+            if k > pos:
+                p = t[k]
+                if ctx == KEY:
+                    cut = p == ":" and k > pos + 1 and "\n" not in t[k:j]   # `{"name: "Ann"}`
+                elif p == ",":
+                    cut = _split_before(t, j, end, ctx)                    # `"John, "age": 30`
+                else:                                                      # `"text\n  "next": 1`
+                    cut = ctx == OBJ_VALUE and "\n" in t[k:j] and quoted_then(t, j, end, ":", False)
+                    k += 1
+                if cut:      # the closing quote was missing: end the string before `t[k:j]` (raw layout)
+                    s = "".join(parts)
+                    return s[:len(s) - (j - k)], k, True
         parts.append(t[j])
         i = j + 1
