@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from transformers import GenerationConfig, LogitsProcessorList
 
-from .compile import compile_choices, compile_regex
+from .compile import compile_choices, compile_lark, compile_regex
 from .errors import GenerationError
 from .hf.processor import ConstrainedLogitsProcessor
 from .matcher import CompiledGrammar
@@ -20,8 +20,8 @@ from .vocab import Vocabulary
 class StructuredResult:
     """One generated output.
 
-    text: the generated text, without EOS. value: what the constraint produced (the matched text for a
-    regex, the chosen string for choices), None when the output is not accepted. complete: the model
+    text: the generated text, without EOS. value: what the constraint produced (the text for a regex
+    or a grammar, the chosen string for choices), None when the output is not accepted. complete: the model
     ended the output with EOS (it was not cut by `max_new_tokens`). accepted: the constraint accepts
     the text as a whole. method: how the value was obtained ("constrained").
     """
@@ -55,20 +55,26 @@ def vocabulary_for(model, tokenizer) -> Vocabulary:
     return vocab
 
 
-def _grammar(vocab: Vocabulary, regex: str | None, choices, grammar: CompiledGrammar | None) -> CompiledGrammar:
+def _grammar(vocab: Vocabulary, regex: str | None, choices, grammar) -> CompiledGrammar:
+    """The compiled constraint, from the per-vocabulary cache when it was compiled before."""
     given = [name for name, v in (("regex", regex), ("choices", choices), ("grammar", grammar)) if v is not None]
     if len(given) != 1:
         raise GenerationError(f"give exactly one of regex, choices, grammar (got {given or 'none'})")
-    if grammar is not None:
+    if isinstance(grammar, CompiledGrammar):
         if grammar.vocab is not vocab and grammar.vocab.tokens != vocab.tokens:
             raise GenerationError("the compiled grammar was built for another vocabulary")
         return grammar
-    key = ("regex", regex) if regex is not None else ("choices", tuple(choices))
+    if regex is not None:
+        key, build = ("regex", regex), lambda: compile_regex(regex, vocab)
+    elif choices is not None:
+        key, build = ("choices", tuple(choices)), lambda: compile_choices(choices, vocab)
+    else:
+        key, build = ("lark", str(grammar)), lambda: compile_lark(grammar, vocab)
     cache = _GRAMMARS.setdefault(vocab, {})
     if key not in cache:
         if len(cache) >= _GRAMMAR_CACHE_SIZE:
             cache.pop(next(iter(cache)))
-        cache[key] = compile_regex(regex, vocab) if regex is not None else compile_choices(choices, vocab)
+        cache[key] = build()
     return cache[key]
 
 
@@ -84,14 +90,15 @@ def prompt_ids(tokenizer, prompt: str, *, chat: bool = True, system: str | None 
 
 
 def generate_structured(model, tokenizer, prompt: str | list[str], *, regex: str | None = None,
-                        choices: list[str] | None = None, grammar: CompiledGrammar | None = None,
+                        choices: list[str] | None = None, grammar=None,
                         max_new_tokens: int = 128, temperature: float = 0.0, top_p: float = 1.0,
                         seed: int | None = None, chat: bool = True, system: str | None = None,
                         ) -> StructuredResult | list[StructuredResult]:
     """Generate text that the constraint accepts; greedy when `temperature` is 0.
 
     Give exactly one constraint: `regex` (the whole output must match), `choices` (the output is one
-    of these strings) or an already compiled `grammar`. A list of prompts is generated as one batch
+    of these strings) or `grammar` (Lark grammar text, a path to a .lark file, or any already
+    compiled grammar). A list of prompts is generated as one batch
     and gives a list of results.
     """
     prompts = [prompt] if isinstance(prompt, str) else list(prompt)
