@@ -17,7 +17,7 @@ import html
 import re
 from typing import Any
 
-from .chars import CLOSERS, QUOTES, WS_RE
+from .chars import CLOSERS, QUOTES, WS_RE, skip_ws_comments
 from .errors import RepairError
 from .parser import Abort, Parser
 from .scalars import NOVALUE, WORD, classify
@@ -58,6 +58,9 @@ def _fences(t: str) -> list[_Block]:
     i = 0
     while i < len(runs):
         s, e = runs[i]
+        if t[t.rfind("\n", 0, s) + 1:s].strip():   # an opening fence starts its line (else it is content)
+            i += 1
+            continue
         ch, length = t[s], e - s
         line_end = t.find("\n", e)
         line_end = len(t) if line_end < 0 else line_end
@@ -100,13 +103,18 @@ def _unescape_document(doc: str) -> str:
 
 
 def _looks_escaped(t: str, s: int, e: int) -> bool:
-    """Every `"` is backslash-escaped (and there is at least one): a whole document escaped once."""
-    first = t.find('"', s, e)
-    if first < 0:
+    """Every `"` is backslash-escaped (and there is at least one): a whole document escaped once.
+
+    Escaped means an odd run of backslashes before it (`\\"`, `\\\\\\"`); after an even run
+    (`'a\\\\"b'`, a backslash then a quote inside a single-quoted string) the quote is bare."""
+    i = t.find('"', s, e)
+    if i < 0:
         return False
-    i = first
     while i >= 0:
-        if i == s or t[i - 1] != "\\":
+        k = i
+        while k > s and t[k - 1] == "\\":
+            k -= 1
+        if (i - k) % 2 == 0:
             return False
         i = t.find('"', i + 1, e)
     return True
@@ -136,8 +144,9 @@ class Extractor:
 
     def answer(self, t: str, s: int, e: int) -> list[Any]:
         """Values of an answer that may be fenced or wrapped in prose."""
-        if t[s] in "{[":
-            return self.document(t, s, e, depth=0)
+        first = skip_ws_comments(t, s, e)          # a leading `// comment` does not hide the document
+        if first < e and t[first] in "{[":
+            return self.document(t, first, e, depth=0)
         blocks = _fences(t[:e]) if _FENCE_RUN.search(t, s, e) else []
         if blocks:
             chosen = [b for b in blocks if b.lang in _JSON_LANGS or b.lang.startswith("json")]

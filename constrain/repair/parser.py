@@ -34,9 +34,10 @@ class Abort(Exception):
 
 
 class _Frame:
-    __slots__ = ("is_obj", "box", "state", "key", "schema", "tuple")
+    __slots__ = ("is_obj", "box", "state", "key", "schema", "tuple", "start")
 
-    def __init__(self, is_obj: bool, box: Any, schema: Any, is_tuple: bool = False):
+    def __init__(self, is_obj: bool, box: Any, schema: Any, is_tuple: bool = False, start: int = 0):
+        self.start = start
         self.is_obj = is_obj
         self.box = box
         self.state = S_KEY if is_obj else S_VALUE
@@ -122,7 +123,7 @@ class Parser:
                     return True, root, pos
                 if c == "{" or c == "[" or c == "(":
                     schema = guide.root_for(c == "{") if guide else None
-                    f = self._open(c, schema)
+                    f = self._open(c, schema, pos)
                     root = f.box
                     stack.append(f)
                     counts[f.is_obj] += 1
@@ -145,6 +146,8 @@ class Parser:
             if c == "}" or c == "]" or c == ")":
                 want_obj = c == "}"
                 if f.is_obj == want_obj:
+                    if not f.box and pos - f.start < 64 and not t[f.start + 1:pos].strip():
+                        self.evidence += 1      # a literal `{}` or `[]` is JSON, not prose
                     self._pop(stack, counts)
                 elif counts[want_obj]:
                     while True:                 # close the containers the model forgot to close
@@ -169,14 +172,14 @@ class Parser:
                         stack[-1].state = S_VALUE
                     elif c == "{":              # `{{...}}`: the inner members belong to this object
                         self._prose(pos)
-                        g = _Frame(True, f.box, f.schema)
+                        g = _Frame(True, f.box, f.schema, False, pos)
                         f.state = S_COMMA
                         stack.append(g)
                         counts[1] += 1
                         pos += 1
                     elif c == "[" or c == "(":  # a list where a key belongs: read and discarded
                         self._prose(pos)
-                        g = self._open(c, None)
+                        g = self._open(c, None, pos)
                         f.state = S_COMMA
                         stack.append(g)
                         counts[0] += 1
@@ -244,13 +247,13 @@ class Parser:
                         f.state = S_VALUE              # missing comma
 
     # -- pieces ------------------------------------------------------------------------------
-    def _open(self, c: str, schema: Any) -> _Frame:
+    def _open(self, c: str, schema: Any, pos: int = 0) -> _Frame:
         if c == "{":
-            return _Frame(True, {}, schema)
+            return _Frame(True, {}, schema, False, pos)
         if c == "(":
             self.tuples += 1
-            return _Frame(False, [], schema, True)
-        return _Frame(False, [], schema)
+            return _Frame(False, [], schema, True, pos)
+        return _Frame(False, [], schema, False, pos)
 
     def _pop(self, stack: list[_Frame], counts: list[int]) -> _Frame:
         g = stack.pop()
@@ -278,7 +281,7 @@ class Parser:
         """Read the value at `pos` into frame `f`; returns the new position."""
         t, end = self.t, self.end
         if c == "{" or c == "[" or c == "(":
-            g = self._open(c, self._child_schema(f))
+            g = self._open(c, self._child_schema(f), pos)
             self._put(f, g.box)
             stack.append(g)
             counts[g.is_obj] += 1
