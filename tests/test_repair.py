@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 import time
 from pathlib import Path
 
@@ -251,3 +252,131 @@ def test_exported_from_the_package():
     import constrain.repair as r
 
     assert set(r.__all__) == {"RepairError", "repair_json"}
+
+
+# -- generated documents: one value written in many model styles must come back exactly ------------
+
+_ALPHABET = list('ab xyz,:{}[]"\'\\/#*`\n\t-+.0123456789eEtruefalsnNone“”‘’ ') + [
+    "//", "/*", "*/", '", "', '": ', '\\"', "http://x", "```", "\u00e9", "😀", "', '", "': "]
+_IDENT = re.compile(r"[A-Za-z_$][A-Za-z0-9_$-]*\Z")
+
+
+def _random_value(rng: random.Random, depth: int = 0):
+    def text():
+        return "".join(rng.choice(_ALPHABET) for _ in range(rng.randint(0, 8)))
+
+    r = rng.random()
+    if depth > 3 or r < 0.3:
+        return [text, lambda: rng.randint(-1000, 1000), lambda: round(rng.uniform(-1e3, 1e3), 3),
+                lambda: True, lambda: False, lambda: None][rng.randint(0, 5)]()
+    if r < 0.65:
+        keys = [text() if rng.random() < 0.5 else "".join(rng.choice("abcxyz_$") for _ in range(rng.randint(1, 6)))
+                for _ in range(rng.randint(0, 4))]
+        return {k: _random_value(rng, depth + 1) for k in keys}
+    return [_random_value(rng, depth + 1) for _ in range(rng.randint(0, 4))]
+
+
+def _write(v, style: dict, indent: int = 0) -> str:
+    """`v` as a model might write it: single quotes, Python literals, unquoted keys, trailing or
+    missing commas, `//` comments, pretty-printed or not."""
+    def string(s: str) -> str:
+        if style["single"]:
+            return "'" + json.dumps(s, ensure_ascii=False)[1:-1].replace('\\"', '"').replace("'", "\\'") + "'"
+        return json.dumps(s, ensure_ascii=style["ascii"])
+
+    pretty = style["pretty"]
+    nl = "\n" + "  " * (indent + 1) if pretty else ""
+    end = "\n" + "  " * indent if pretty else ""
+    sep = ("," if style["commas"] else "") + (" // note" if style["comments"] else "") + (nl if pretty else " ")
+    tail = "," if style["trailing"] else ""
+    if isinstance(v, dict):
+        if not v:
+            return "{}"
+        items = [(k if style["unquoted"] and _IDENT.match(k) else string(k)) + ": " + _write(x, style, indent + 1)
+                 for k, x in v.items()]
+        return "{" + nl + sep.join(items) + tail + end + "}"
+    if isinstance(v, list):
+        if not v:
+            return "[]"
+        return "[" + nl + sep.join(_write(x, style, indent + 1) for x in v) + tail + end + "]"
+    if isinstance(v, str):
+        return string(v)
+    if isinstance(v, bool) or v is None:
+        return {True: "True", False: "False", None: "None"}[v] if style["python"] else json.dumps(v)
+    return json.dumps(v)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_generated_documents_in_model_styles(seed):
+    rng = random.Random(seed)
+    for _ in range(250):
+        value = _random_value(rng)
+        if not isinstance(value, (dict, list)):
+            value = [value]
+        style = {k: rng.random() < 0.4 for k in ("single", "python", "unquoted", "trailing", "comments", "ascii")}
+        style["pretty"] = style["comments"] or rng.random() < 0.6
+        style["commas"] = not (style["pretty"] and rng.random() < 0.3)
+        text = _write(value, style)
+        wrap = rng.randint(0, 4)
+        if wrap == 1:
+            text = "```json\n" + text + "\n```"
+        elif wrap == 2:
+            text = "Here is the result:\n" + text + "\nHope it helps."
+        elif wrap == 3:
+            text = "\ufeff// generated\n" + text + "}"
+        got = repair_json(text)
+        assert same(got, value), f"{style} wrap={wrap}\n{text}\ngot {got!r}\nwant {value!r}"
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_generated_escaped_documents(seed):
+    rng = random.Random(100 + seed)
+    for _ in range(200):
+        value = _random_value(rng)
+        if not isinstance(value, (dict, list)):
+            value = [value]
+        text = json.dumps(json.dumps(value))[1:-1]          # `{\"a\": 1}` without the outer quotes
+        assert same(repair_json(text), value), text
+
+
+def _is_prefix(part, full) -> bool:
+    """Could `part` be what a cut of `full` repairs to? Complete members equal, the last one a prefix."""
+    todo = [(part, full, True)]
+    while todo:
+        p, f, last = todo.pop()
+        if isinstance(f, dict):
+            if not isinstance(p, dict) or list(p) != list(f)[:len(p)]:
+                return False
+            keys = list(p)
+            todo.extend((p[k], f[k], last and i == len(keys) - 1) for i, k in enumerate(keys))
+        elif isinstance(f, list):
+            if not isinstance(p, list) or len(p) > len(f):
+                return False
+            todo.extend((x, y, last and i == len(p) - 1) for i, (x, y) in enumerate(zip(p, f)))
+        elif not last:
+            if not same(p, f):
+                return False
+        elif isinstance(f, str):
+            if not isinstance(p, str) or not f.startswith(p):
+                return False
+        elif isinstance(f, (int, float)) and not isinstance(f, bool):
+            if not isinstance(p, (int, float)) or isinstance(p, bool):
+                return False
+        elif not same(p, f):
+            return False
+    return True
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_every_cut_of_a_generated_document_is_a_prefix_of_it(seed):
+    """Truncation rules 1-6 on random documents: every cut after the first bracket gives a value whose
+    complete members are exact and whose last member is a prefix of the real one."""
+    rng = random.Random(200 + seed)
+    for _ in range(25):
+        value = _random_value(rng)
+        if not isinstance(value, (dict, list)):
+            value = [value]
+        text = json.dumps(value, ensure_ascii=rng.random() < 0.5, indent=rng.choice([None, 2]))
+        for cut in range(1, len(text) + 1):
+            got = repair_json(text[:cut])
+            assert _is_prefix(got, value), f"{text[:cut]!r}\ngot {got!r}\nfull {value!r}"

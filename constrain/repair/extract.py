@@ -31,7 +31,6 @@ _HTML = re.compile(r"(?i)\s*(<!doctype\s+html|<html[\s>]|<\?xml|<head[\s>]|<body
 _TAG_OPEN = re.compile(r"(?i)<json>")
 _TAG_CLOSE = re.compile(r"(?i)</json>")
 _JSON_LANGS = frozenset({"json", "json5", "jsonc", "jsonl", "ndjson", "jsonlines", "geojson"})
-_MAX_FENCE_RUNS = 2000
 _MAX_CLOSER_LOOKS = 64
 
 
@@ -51,14 +50,30 @@ def _trim(t: str, s: int, e: int) -> tuple[int, int]:
     return s, e
 
 
+def _alone_before(t: str, i: int) -> bool:
+    """Only spaces between the start of the line and `i`."""
+    k = i - 1
+    while k >= 0 and t[k] in " \t":
+        k -= 1
+    return k < 0 or t[k] == "\n"
+
+
+def _alone_after(t: str, i: int) -> bool:
+    """Only spaces between `i` and the end of the line."""
+    n = len(t)
+    while i < n and t[i] in " \t\r":
+        i += 1
+    return i >= n or t[i] == "\n"
+
+
 def _fences(t: str) -> list[_Block]:
     """Fenced blocks, in order; an unclosed fence runs to the end of the text."""
-    runs = [(m.start(), m.end()) for _, m in zip(range(_MAX_FENCE_RUNS), _FENCE_RUN.finditer(t))]
+    runs = [(m.start(), m.end()) for m in _FENCE_RUN.finditer(t)]
     blocks: list[_Block] = []
     i = 0
     while i < len(runs):
         s, e = runs[i]
-        if t[t.rfind("\n", 0, s) + 1:s].strip():   # an opening fence starts its line (else it is content)
+        if not _alone_before(t, s):              # an opening fence starts its line (else it is content)
             i += 1
             continue
         ch, length = t[s], e - s
@@ -78,10 +93,7 @@ def _fences(t: str) -> list[_Block]:
             rs, re_ = runs[j]
             if rs < content or t[rs] != ch or re_ - rs < length:
                 continue
-            before = t[t.rfind("\n", 0, rs) + 1:rs]
-            nl = t.find("\n", re_)
-            after = t[re_:len(t) if nl < 0 else nl]
-            if not before.strip() and not after.strip():
+            if _alone_before(t, rs) and _alone_after(t, re_):
                 close = j
                 break
             if first_inline is None:

@@ -121,6 +121,11 @@ def _split_before(t: str, j: int, end: int, ctx: int) -> bool:
     return quoted_then(t, j, end, ",]", False)
 
 
+def _cut(s: str) -> str:
+    """Content of a string cut at the end: a lone high surrogate is half a character, not content."""
+    return s[:-1] if s and "\ud800" <= s[-1] <= "\udbff" else s
+
+
 def scan_string(t: str, pos: int, end: int, ctx: int, in_tuple: bool = False) -> tuple[str, int, bool]:
     """Read the string whose opening quote is at `pos`: (content, position after it, closed?).
 
@@ -137,13 +142,13 @@ def scan_string(t: str, pos: int, end: int, ctx: int, in_tuple: bool = False) ->
         m = special(t, i, end)
         if m is None:
             parts.append(t[i:end])
-            return "".join(parts), end, False
+            return _cut("".join(parts)), end, False
         j = m.start()
         if j > i:
             parts.append(t[i:j])
         if t[j] == "\\":
             if j + 1 >= end:                       # dangling backslash at the cut
-                return "".join(parts), end, False
+                return _cut("".join(parts)), end, False
             e = t[j + 1]
             simple = _SIMPLE.get(e)
             if simple is not None:
@@ -161,7 +166,7 @@ def scan_string(t: str, pos: int, end: int, ctx: int, in_tuple: bool = False) ->
                             i += 6
                     parts.append(chr(cp))
                 elif j + 2 + len(h) >= end and (not h or _is_hex(h)):
-                    return "".join(parts), end, False  # partial \u escape at the cut
+                    return _cut("".join(parts)), end, False  # partial \u escape at the cut
                 else:
                     parts.append("\\u")
                     i = j + 2
