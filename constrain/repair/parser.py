@@ -17,7 +17,7 @@ from typing import Any
 from .chars import QUOTES, WS_CHARS, skip_ws_comments
 from .scalars import LITERAL, NOVALUE, NUMBER, WORD, ZEROS, classify
 from .schema import SchemaGuide
-from .strings import ARR_VALUE, KEY, OBJ_VALUE, TOP, scan_string
+from .strings import ARR_VALUE, KEY, OBJ_VALUE, TOP, quoted_then, scan_string
 
 S_KEY, S_COLON, S_VALUE, S_COMMA = range(4)
 _BARE_STOP = re.compile("[,}\\]{\\[\n\r/#)`" + "".join(QUOTES) + "]")
@@ -34,7 +34,7 @@ class Abort(Exception):
 
 
 class _Frame:
-    __slots__ = ("is_obj", "box", "state", "key", "schema", "tuple", "start")
+    __slots__ = ("is_obj", "box", "state", "key", "schema", "tuple", "start", "loose")
 
     def __init__(self, is_obj: bool, box: Any, schema: Any, is_tuple: bool = False, start: int = 0):
         self.start = start
@@ -42,12 +42,16 @@ class _Frame:
         self.box = box
         self.state = S_KEY if is_obj else S_VALUE
         self.key: str | None = None
+        self.loose = False           # the pending key had no quotes
         self.schema = schema
         self.tuple = is_tuple
 
 
+_LAYOUT = "".join(WS_CHARS)
+
+
 def _strip(tok: str) -> str:
-    return tok.strip("".join(WS_CHARS))
+    return tok.strip(_LAYOUT)
 
 
 class Parser:
@@ -94,8 +98,15 @@ class Parser:
             if q >= end or t[q] not in "{[":
                 return values, pos
             before = self.evidence
-            found, value, pos = self.parse_value(q)
+            probe, self.probe = self.probe, True     # a later value must read cleanly, else it is prose
+            try:
+                found, value, pos2 = self.parse_value(q)
+            except Abort:
+                return values, pos
+            finally:
+                self.probe = probe
             values.append(value)
+            pos = pos2
             self.value_evidence.append(self.evidence - before)
 
     def parse_value(self, pos: int) -> tuple[bool, Any, int]:
@@ -145,6 +156,8 @@ class Parser:
             # closers, wherever they come
             if c == "}" or c == "]" or c == ")":
                 want_obj = c == "}"
+                if f.is_obj and f.key is not None and f.loose:
+                    self._prose(pos)            # `{placeholder}`: a bare word in braces is prose
                 if f.is_obj == want_obj:
                     if not f.box and pos - f.start < 64 and not t[f.start + 1:pos].strip():
                         self.evidence += 1      # a literal `{}` or `[]` is JSON, not prose
@@ -166,6 +179,7 @@ class Parser:
                         if closed:
                             self.evidence += 1
                             f.key = key
+                            f.loose = False
                             f.state = S_COLON
                     elif c == "{" and len(stack) > 1 and not stack[-2].is_obj and _after_comma(t, pos, self.start):
                         self._pop(stack, counts)   # `[{"a": 1, {"b": 2}]`: a new item, not a member
@@ -378,13 +392,13 @@ class Parser:
         if any(ch in WS_CHARS for ch in key) or len(key) > 80:
             self._prose(pos)
         f.key = key
+        f.loose = True
         f.state = S_COLON
         return stop
 
 
 def _quoted_key_follows(t: str, pos: int, end: int) -> bool:
     """After a key with no colon: is the quoted string at `pos` itself a key (`"b": ...`)?"""
-    from .strings import quoted_then
     return quoted_then(t, pos, end, ":", False)
 
 
