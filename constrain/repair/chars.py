@@ -28,10 +28,13 @@ QUOTES = frozenset(CLOSERS)
 STRING_SPECIAL = {q: re.compile("[\\\\" + re.escape(c) + "]") for q, c in CLOSERS.items()}
 
 
+_HEX_VALUE = re.compile(r"#[0-9A-Fa-f]{1,8}(?![\w-])")
+
+
 def skip_ws_comments(t: str, pos: int, end: int) -> int:
     """First position at or after `pos` that is neither layout nor a comment (`//`, `/* */`, `# `).
 
-    A `#` directly followed by a letter or digit starts a value (`#ff0000`, `#1`), not a comment."""
+    A `#` directly followed by hex digits and then a delimiter starts a value (`#ff0000`, `#42`)."""
     match = WS_RE.match
     while True:
         pos = match(t, pos, end).end()
@@ -48,7 +51,7 @@ def skip_ws_comments(t: str, pos: int, end: int) -> int:
                 close = t.find("*/", pos + 2, end)
                 pos = end if close < 0 else close + 2
                 continue
-        if c == "#" and not (pos + 1 < end and t[pos + 1].isalnum()):   # `#ff0000` is a value
+        if c == "#" and not _HEX_VALUE.match(t, pos, end):   # `#ff0000` is a value, `#note` a comment
             nl = t.find("\n", pos, end)
             pos = end if nl < 0 else nl + 1
             continue
