@@ -1,8 +1,8 @@
 """Masks for a context-free constraint: a lexer DFA per set of expected terminals, an Earley parser
 over terminals, and a cached tree of trie walks between them.
 
-A state is a tuple of configurations `(parse state, lexer state)`: the parser after the terminals
-completed so far, and the lexer inside the current (maybe empty) terminal. A token may finish one
+A state is a tuple of configurations `(parse state, lexer, lexer state)`: the parser after the
+terminals completed so far, and the lexer inside the current (maybe empty) terminal. A token may finish one
 terminal and start the next anywhere inside its bytes, so one token can branch into several
 configurations; any split of the text into terminals counts (the language is the grammar's, with
 `%ignore` terminals allowed between any two terminals).
@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from ..automaton import nfa
+from ..automaton.regex import CharSet, Repeat
 from ..automaton.dfa import DEAD, DFA
 from ..errors import GrammarError, LimitError
 from ..grammar.cfg import Grammar
@@ -30,7 +31,7 @@ from ..grammar.earley import EarleyParser, ParseState
 from ..index.trie import TokenTrie, trie_of
 from ..matcher import CompiledGrammar
 
-Config = tuple[ParseState, int]
+Config = tuple[ParseState, "Lexer", int]  # parse, lexer for the current terminal, its state
 
 
 class Lexer:
@@ -49,9 +50,10 @@ class Lexer:
 class LexNode:
     """Tokens that end inside the current terminal, and where a terminal may end inside a token."""
 
-    __slots__ = ("tokens", "branches")
+    __slots__ = ("tokens", "dense", "branches")
 
-    def __init__(self, trie: TokenTrie, lexer: Lexer, depth: int, nodes: np.ndarray, states: np.ndarray):
+    def __init__(self, trie: TokenTrie, lexer: Lexer, depth: int, nodes: np.ndarray, states: np.ndarray,
+                 vocab_size: int):
         found = []
         groups: dict[tuple[int, int], list[np.ndarray]] = {}
         self._branch_points(lexer, depth, nodes, states, groups)
@@ -59,6 +61,10 @@ class LexNode:
             found.append(trie.tokens_at(d, alive))
             self._branch_points(lexer, d, alive, alive_states, groups)
         self.tokens = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+        self.dense = None  # many tokens (inside a string, say): OR-ing a bool mask beats scattering ids
+        if self.tokens.size * 16 > vocab_size:
+            self.dense = np.zeros(vocab_size, dtype=bool)
+            self.dense[self.tokens] = True
         self.branches = [(t, d, np.sort(np.concatenate(parts))) for (t, d), parts in groups.items()]
 
     @staticmethod
@@ -91,6 +97,7 @@ class CFGGrammar(CompiledGrammar):
         self._max_configs = max_configs
         self._lock = threading.RLock()
         self._check_terminals()
+        self._self_closed = frozenset(t for t in grammar.ignore if _closed_under_repetition(grammar.terminals[t].pattern))
         self._initial = self._start_config(self.parser.initial())
 
     # ---------------------------------------------------------------- protocol
@@ -99,18 +106,17 @@ class CFGGrammar(CompiledGrammar):
         return (self._initial,)
 
     def is_accepting(self, state: tuple[Config, ...]) -> bool:
-        return any(self._config_accepts(p, q) for p, q in state)
+        return any(self._config_accepts(*config) for config in state)
 
     def mask_for(self, state: tuple[Config, ...]) -> torch.Tensor:
         out = np.zeros(self.vocab.size, dtype=bool)
         with self._lock:
             seen: set[tuple[int, int]] = set()
-            for parse, q in state:
-                lexer = self._lexer(parse)
+            for parse, lexer, q in state:
                 root = lexer.roots.get(q)
                 if root is None:
                     root = lexer.roots[q] = LexNode(self._trie, lexer, 0, np.zeros(1, dtype=np.int64),
-                                                    np.array([q], dtype=np.int32))
+                                                    np.array([q], dtype=np.int32), self.vocab.size)
                 self._collect(parse, root, out, seen)
             out[self.vocab.eos_token_id] = self.is_accepting(state)
         return torch.from_numpy(out)
@@ -136,42 +142,48 @@ class CFGGrammar(CompiledGrammar):
             if dfa.is_accepting(dfa.start):
                 raise GrammarError(f"terminal {terminal.name} matches the empty string")
 
-    def _lexer(self, parse: ParseState) -> Lexer:
+    def _lexer(self, parse: ParseState, after_ignored: int | None = None) -> Lexer:
+        """The lexer for what `parse` expects plus the ignored terminals. Right after an ignored
+        terminal that is closed under repetition (`/[ \\t]+/`), that terminal is left out: a second
+        one would only split the same text again, and every split costs a branch."""
         key = parse.allowed | self.grammar.ignore
+        if after_ignored in self._self_closed:
+            key = key - {after_ignored} | (parse.allowed & {after_ignored})
         lexer = self._lexers.get(key)
         if lexer is None:
             lexer = self._lexers[key] = Lexer(self.grammar, key, self._max_lexer_states)
         return lexer
 
     def _start_config(self, parse: ParseState) -> Config:
-        return parse, self._lexer(parse).dfa.start
-
-    def _after(self, parse: ParseState, terminal: int) -> list[ParseState]:
-        """The parse states once `terminal` ends: an ignored terminal may leave the parse as it is,
-        and the parser may also expect it (a terminal can be both)."""
-        states = [parse] if terminal in self.grammar.ignore else []
-        if terminal in parse.allowed:
-            states.append(parse.scan(terminal))
-        return states
-
-    def _config_accepts(self, parse: ParseState, q: int) -> bool:
         lexer = self._lexer(parse)
+        return parse, lexer, lexer.dfa.start
+
+    def _after(self, parse: ParseState, terminal: int) -> list[tuple[ParseState, Lexer]]:
+        """(parse state, lexer) once `terminal` ends: an ignored terminal leaves the parse as it is,
+        and the parser may also expect it (a terminal can be both)."""
+        out = []
+        if terminal in self.grammar.ignore:
+            out.append((parse, self._lexer(parse, after_ignored=terminal)))
+        if terminal in parse.allowed:
+            after = parse.scan(terminal)
+            out.append((after, self._lexer(after)))
+        return out
+
+    def _config_accepts(self, parse: ParseState, lexer: Lexer, q: int) -> bool:
         if q == lexer.dfa.start:
             return parse.accepting
-        return any(after.accepting for t in lexer.terminals_of(q) for after in self._after(parse, t))
+        return any(after.accepting for t in lexer.terminals_of(q) for after, _ in self._after(parse, t))
 
     def _step_byte(self, configs: list[Config], byte: int) -> list[Config]:
-        out: dict[tuple[int, int], Config] = {}
-        for parse, q in configs:
-            lexer = self._lexer(parse)
+        out: dict[tuple[int, int, int], Config] = {}
+        for parse, lexer, q in configs:
             moved = lexer.dfa.step(q, byte)
             if moved != DEAD:
-                out.setdefault((id(parse), moved), (parse, moved))
-            for after in (a for t in lexer.terminals_of(q) for a in self._after(parse, t)):
-                nxt = self._lexer(after)  # end the terminal here, start the next one
-                moved = nxt.dfa.step(nxt.dfa.start, byte)
+                out.setdefault((id(parse), id(lexer), moved), (parse, lexer, moved))
+            for after, nxt in (a for t in lexer.terminals_of(q) for a in self._after(parse, t)):
+                moved = nxt.dfa.step(nxt.dfa.start, byte)  # end the terminal here, start the next one
                 if moved != DEAD:
-                    out.setdefault((id(after), moved), (after, moved))
+                    out.setdefault((id(after), id(nxt), moved), (after, nxt, moved))
         if len(out) > self._max_configs:
             raise LimitError("the grammar is too ambiguous here: too many ways to split the text into "
                              "terminals", "max_configs", self._max_configs)
@@ -182,18 +194,25 @@ class CFGGrammar(CompiledGrammar):
         if key in seen:
             return
         seen.add(key)
-        if node.tokens.size:
+        if node.dense is not None:
+            np.logical_or(out, node.dense, out=out)
+        elif node.tokens.size:
             out[node.tokens] = True
         for terminal, depth, nodes in node.branches:
-            for after in self._after(parse, terminal):
-                self._collect(after, self._walk_below(after, depth, nodes), out, seen)
+            for after, lexer in self._after(parse, terminal):
+                self._collect(after, self._walk_below(lexer, depth, nodes), out, seen)
 
-    def _walk_below(self, parse: ParseState, depth: int, nodes: np.ndarray) -> LexNode:
+    def _walk_below(self, lexer: Lexer, depth: int, nodes: np.ndarray) -> LexNode:
         """The cached walk that starts a new terminal below trie `nodes` of `depth`."""
-        lexer = self._lexer(parse)
         key = (id(lexer), depth, nodes.tobytes())
         node = self._walks.get(key)
         if node is None:
             starts = np.full(nodes.size, lexer.dfa.start, dtype=np.int32)
-            node = self._walks[key] = LexNode(self._trie, lexer, depth, nodes, starts)
+            node = self._walks[key] = LexNode(self._trie, lexer, depth, nodes, starts, self.vocab.size)
         return node
+
+
+def _closed_under_repetition(pattern) -> bool:
+    """True for `X+` where X is a character set: then `X+ X+` adds no text `X+` lacks."""
+    return isinstance(pattern, Repeat) and pattern.min == 1 and pattern.max is None \
+        and isinstance(pattern.item, CharSet)
