@@ -11,6 +11,7 @@ looks like JSON (quoted strings, colons, numbers, literals).
 """
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -20,6 +21,14 @@ from .schema import SchemaGuide
 from .strings import ARR_VALUE, KEY, OBJ_VALUE, TOP, quoted_then, scan_string
 
 S_KEY, S_COLON, S_VALUE, S_COMMA = range(4)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+# Containers that are already strict JSON are read by the C decoder; the state machine handles the rest.
+_STRICT = json.JSONDecoder(parse_constant=_reject_constant)
 _BARE_STOP = re.compile("[,}\\]{\\[\n\r/#)`" + "".join(QUOTES) + "]")
 _KEY_STOP = re.compile("[:,}\\]{\\[\n\r=" + "".join(QUOTES) + "]")
 _ABSENT = object()
@@ -69,6 +78,9 @@ class Parser:
         self.evidence = 0
         self.value_evidence: list[int] = []   # evidence of each value of the group
         self.tuples = 0
+        # Characters the strict decoder may read in attempts that fail; a failed attempt costs what it
+        # read, so capping the total at a multiple of the text keeps the whole parse linear.
+        self.strict_budget = 0 if guide is not None else 4 * end + 4096
 
     # -- bookkeeping -------------------------------------------------------------------------
     def _prose(self, pos: int) -> None:
@@ -132,6 +144,8 @@ class Parser:
             if not stack:
                 if root is not _ABSENT:
                     return True, root, pos
+                if (c == "{" or c == "[") and self.strict_budget > 0 and (done := self._strict(pos)) is not None:
+                    return True, done[0], done[1]
                 if c == "{" or c == "[" or c == "(":
                     schema = guide.root_for(c == "{") if guide else None
                     f = self._open(c, schema, pos)
@@ -261,6 +275,24 @@ class Parser:
                         f.state = S_VALUE              # missing comma
 
     # -- pieces ------------------------------------------------------------------------------
+    def _strict(self, pos: int) -> tuple[Any, int] | None:
+        """The strict JSON container at `pos` and its end, if there is one (None otherwise)."""
+        if self.strict_budget <= 0:
+            return None
+        try:
+            value, stop = _STRICT.raw_decode(self.t, pos)
+        except json.JSONDecodeError as err:
+            # the error itself counts the lines before `err.pos`, so that is the cost too
+            self.strict_budget -= 2 * err.pos - pos + 1
+            return None
+        except (ValueError, RecursionError):        # NaN, huge integers, very deep nesting
+            self.strict_budget = 0
+            return None
+        if stop > self.end:
+            return None
+        self.evidence += 1
+        return value, stop
+
     def _open(self, c: str, schema: Any, pos: int = 0) -> _Frame:
         if c == "{":
             return _Frame(True, {}, schema, False, pos)
@@ -294,6 +326,9 @@ class Parser:
     def _value(self, stack: list[_Frame], counts: list[int], f: _Frame, pos: int, c: str, ctx: int) -> int:
         """Read the value at `pos` into frame `f`; returns the new position."""
         t, end = self.t, self.end
+        if (c == "{" or c == "[") and self.strict_budget > 0 and (done := self._strict(pos)) is not None:
+            self._put(f, done[0])
+            return done[1]
         if c == "{" or c == "[" or c == "(":
             g = self._open(c, self._child_schema(f), pos)
             self._put(f, g.box)
