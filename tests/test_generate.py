@@ -16,7 +16,7 @@ from constrain.generate import prompt_ids, vocabulary_for
 pytestmark = pytest.mark.model
 
 EMAIL = r"[a-z0-9._]{1,20}@[a-z0-9]{1,15}\.(com|org|net)"
-DATE = r"\d{4}-\d{2}-\d{2}"
+DATE = r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
 CASES = [
     ("Write the email address of a fictional person.", dict(regex=EMAIL), EMAIL),
     ("When did Apollo 11 land on the moon? Answer with a date.", dict(regex=DATE), DATE),
