@@ -146,7 +146,7 @@ class Extractor:
         m = _TAG_OPEN.search(t, s, e)
         if m:
             close = _TAG_CLOSE.search(t, m.end(), e)
-            values = self.document(t, m.end(), close.start() if close else e, depth=0)
+            values = self.document(t, m.end(), close.start() if close else e, depth=0, required=False)
             if values:
                 return values[0] if len(values) == 1 else values
         if _HTML.match(t, s, e):
@@ -176,7 +176,9 @@ class Extractor:
                 masked[b.start:b.end] = " " * (b.end - b.start)
             t2 = "".join(masked)
             langs = sorted({b.lang for b in blocks if b.lang and b not in chosen})
-            return self.prose(t2, s, e, what=f"only code blocks in {', '.join(langs)}" if langs else None)
+            what = f"the code blocks are {', '.join(langs)}, not JSON, and the prose around them has none" \
+                if langs else None
+            return self.prose(t2, s, e, what=what)
         return self.document(t, s, e, depth=0)
 
     def document(self, t: str, s: int, e: int, depth: int, required: bool = True) -> list[Any]:
@@ -298,5 +300,6 @@ class Extractor:
         if not required:
             return []
         if what is None:
-            what = "prose" if any(ch.isalpha() for ch in t[s:e]) else "text"
-        raise RepairError(f"no JSON value found: the output is {what} without an object or array", s)
+            kind = "prose" if any(ch.isalpha() for ch in t[s:e]) else "text"
+            what = f"the output is {kind} with no object or array in it"
+        raise RepairError(f"no JSON value found: {what}", s)
