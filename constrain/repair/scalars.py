@@ -90,7 +90,8 @@ def parse_number(tok: str) -> tuple[int, Any]:
         return ZEROS, int(sign + ip) if sign != "+" else int(ip)
     try:
         if has_frac or exp_part:
-            text = f"{sign if sign == '-' else ''}{ip or '0'}{'.' + fp if fp else ''}{'e' + exp_part if exp_part else ''}"
+            exponent = "e" + exp_part[0] + ep if exp_part[:1] in ("+", "-") else "e" + ep if ep else ""
+            text = f"{'-' if sign == '-' else ''}{ip or '0'}{'.' + fp if fp else ''}{exponent}"
             return NUMBER, float(text)
         return NUMBER, int(ip) * (-1 if sign == "-" else 1)
     except ValueError:          # more digits than int() accepts: keep the text
