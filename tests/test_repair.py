@@ -380,3 +380,40 @@ def test_every_cut_of_a_generated_document_is_a_prefix_of_it(seed):
         for cut in range(1, len(text) + 1):
             got = repair_json(text[:cut])
             assert _is_prefix(got, value), f"{text[:cut]!r}\ngot {got!r}\nfull {value!r}"
+
+
+@pytest.mark.parametrize("text, schema, expected", [
+    ('{"v": "1", "kids": [{"v": "2", "kids": [{"v": "3"}]}]}',
+     {"definitions": {"n": {"type": "object", "properties": {"v": {"type": "integer"},
+                                                             "kids": {"type": "array", "items": {"$ref": "#/definitions/n"}}}}},
+      "$ref": "#/definitions/n"},
+     {"v": 1, "kids": [{"v": 2, "kids": [{"v": 3}]}]}),
+    ('{"a": "1", "b": "2.5"}', {"allOf": [{"properties": {"a": {"type": "integer"}}},
+                                         {"properties": {"b": {"type": "number"}}}]}, {"a": 1, "b": 2.5}),
+    ('{"x_1": "5", "y": "5"}', {"patternProperties": {"^x_": {"type": "integer"}}}, {"x_1": 5, "y": "5"}),
+    ('["1", "2", "3"]', {"type": "array", "prefixItems": [{"type": "integer"}, {"type": "string"}],
+                         "items": {"type": "number"}}, [1, "2", 3]),
+    ('{"n": "7"}', {"properties": {"n": {"type": "integer", "nullable": True}}}, {"n": 7}),
+    ('{"s": 00123, "t": 1.50}', {"properties": {"s": {"type": "string"}, "t": {"type": "string"}}},
+     {"s": "00123", "t": "1.50"}),
+    ('{"ok": "TRUE", "n": " 42 "}', {"properties": {"ok": {"type": "boolean"}, "n": {"type": "integer"}}},
+     {"ok": True, "n": 42}),
+    ('{"n": "4.0"}', {"properties": {"n": {"type": "integer"}}}, {"n": "4.0"}),     # not an integer literal
+    ('{"c": "1"}', {"properties": {"c": {"const": 1}}}, {"c": 1}),
+    ('{"a": "1"}', {"properties": {"a": {"$ref": "#/missing"}}}, {"a": "1"}),       # unresolvable: no opinion
+    ('{"a": "1"}', {"properties": {"a": {"anyOf": [{"type": "integer"}, {}]}}}, {"a": "1"}),
+    ('{"a": null}', {"properties": {"a": {"type": "string"}}}, {"a": None}),        # null is never a string
+])
+def test_schema_guided_readings(text, schema, expected):
+    assert same(repair_json(text, schema), expected)
+
+
+def test_schema_must_be_a_dict():
+    with pytest.raises(TypeError):
+        repair_json("{}", [1])  # type: ignore[arg-type]
+
+
+def test_nonfinite_numbers_never_come_back_as_floats():
+    for text in ("NaN", "[NaN, Infinity, -Infinity]", '{"a": nan, "b": -inf}', "[1, 2, NaN"):
+        value = repair_json(text)
+        json.dumps(value, allow_nan=False)   # raises on nan/inf
