@@ -26,6 +26,8 @@ CLOSERS = {
 QUOTES = frozenset(CLOSERS)
 # Special characters while scanning a string that opened with a given quote: backslash and closers.
 STRING_SPECIAL = {q: re.compile("[\\\\" + re.escape(c) + "]") for q, c in CLOSERS.items()}
+# Full-width punctuation that CJK answers use between tokens: read as `,` and `:` outside strings.
+FULLWIDTH = {"\uff0c": ",", "\uff1a": ":"}
 
 
 _HEX_VALUE = re.compile(r"#[0-9A-Fa-f]{1,8}(?![\w-])")
@@ -51,6 +53,9 @@ def skip_ws_comments(t: str, pos: int, end: int) -> int:
                 close = t.find("*/", pos + 2, end)
                 pos = end if close < 0 else close + 2
                 continue
+        if c == "\\" and pos + 1 < end and t[pos + 1] in "ntr":   # a literal `\n` left between tokens
+            pos += 2
+            continue
         if c == "#" and not _HEX_VALUE.match(t, pos, end):   # `#ff0000` is a value, `#note` a comment
             nl = t.find("\n", pos, end)
             pos = end if nl < 0 else nl + 1

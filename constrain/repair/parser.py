@@ -15,7 +15,7 @@ import json
 import re
 from typing import Any
 
-from .chars import QUOTES, WS_CHARS, skip_ws_comments
+from .chars import FULLWIDTH, QUOTES, WS_CHARS, skip_ws_comments
 from .scalars import LITERAL, NOVALUE, NUMBER, WORD, ZEROS, classify
 from .schema import SchemaGuide
 from .strings import ARR_VALUE, KEY, OBJ_VALUE, TOP, quoted_then, scan_string
@@ -29,8 +29,8 @@ def _reject_constant(name: str) -> Any:
 
 # Containers that are already strict JSON are read by the C decoder; the state machine handles the rest.
 _STRICT = json.JSONDecoder(parse_constant=_reject_constant)
-_BARE_STOP = re.compile("[,}\\]{\\[\n\r/#)`" + "".join(QUOTES) + "]")
-_KEY_STOP = re.compile("[:,}\\]{\\[\n\r=" + "".join(QUOTES) + "]")
+_BARE_STOP = re.compile("[,}\\]{\\[\n\r/#)`\uff0c" + "".join(QUOTES) + "]")
+_KEY_STOP = re.compile("[:,}\\]{\\[\n\r=\uff0c\uff1a" + "".join(QUOTES) + "]")
 _ABSENT = object()
 
 
@@ -105,7 +105,7 @@ class Parser:
             return values, pos
         while True:
             q = skip_ws_comments(t, pos, end)
-            while q < end and t[q] in ",;}])`":
+            while q < end and t[q] in ",;}])`\uff0c":
                 q = skip_ws_comments(t, q + 1, end)
             if q >= end or t[q] not in "{[":
                 return values, pos
@@ -140,6 +140,8 @@ class Parser:
             if pos >= end:
                 return root is not _ABSENT, (None if root is _ABSENT else root), end
             c = t[pos]
+            if c in FULLWIDTH:
+                c = FULLWIDTH[c]
 
             if not stack:
                 if root is not _ABSENT:
@@ -390,7 +392,7 @@ class Parser:
                 break
             j = m.start()
             c = t[j]
-            if c in ",}]{[\n\r`":
+            if c in ",}]{[\n\r`\uff0c":
                 i = j
                 break
             prev_space = j > pos and t[j - 1] in " \t"
@@ -419,7 +421,7 @@ class Parser:
             return end
         if stop < end and t[stop] in QUOTES:     # `name": 1` — a key that lost its opening quote
             q = skip_ws_comments(t, stop + 1, end)
-            if q < end and t[q] == ":":
+            if q < end and t[q] in ":\uff1a":
                 stop += 1
         if not key:
             self._prose(pos)

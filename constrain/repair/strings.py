@@ -7,14 +7,14 @@ is bounded (`WINDOW` characters), so scanning stays linear in the length of the 
 """
 from __future__ import annotations
 
-from .chars import CLOSERS, QUOTES, STRING_SPECIAL, WS_RE, skip_ws_comments
+from .chars import CLOSERS, FULLWIDTH, QUOTES, STRING_SPECIAL, WS_RE, skip_ws_comments
 
 # Where the string stands; decides what may follow its closing quote.
 KEY, OBJ_VALUE, ARR_VALUE, TOP = range(4)
 WINDOW = 1024
 _SIMPLE = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "'": "'"}
 _HEXDIGITS = frozenset("0123456789abcdefABCDEF")
-_WORD_STOP = frozenset(" \t\r\n:,{}[]()") | QUOTES
+_WORD_STOP = frozenset(" \t\r\n:,{}[]()\uff0c\uff1a") | QUOTES
 _LITERAL_STARTS = ("true", "false", "null", "True", "False", "None")
 
 
@@ -35,7 +35,7 @@ def quoted_then(t: str, k: int, end: int, follow: str, too_long: bool, cut: bool
             continue
         if ch in closers:
             q = WS_RE.match(t, p + 1, min(end, p + 1 + WINDOW)).end()
-            return cut if q >= end else t[q] in follow
+            return cut if q >= end else FULLWIDTH.get(t[q], t[q]) in follow
         if ch == "\n" and not too_long:
             return False          # keys do not span lines
         p += 1
@@ -51,7 +51,7 @@ def ident_key_at(t: str, k: int, end: int) -> bool:
     if p == k:
         return False
     q = WS_RE.match(t, p, min(end, p + WINDOW)).end()
-    return q < end and t[q] == ":" and not t.startswith("//", q + 1)   # `https://` is no key
+    return q < end and t[q] in ":\uff1a" and not t.startswith("//", q + 1)   # `https://` is no key
 
 
 def bare_item_at(t: str, k: int, end: int) -> bool:
@@ -74,6 +74,7 @@ def closes(t: str, j: int, end: int, ctx: int, in_tuple: bool) -> bool:
     if k >= end:
         return True
     c = t[k]
+    c = FULLWIDTH.get(c, c)
     gap = k > j + 1
     newline = gap and "\n" in t[j + 1:k]
     if c in "}]`" or (c == ")" and in_tuple):
