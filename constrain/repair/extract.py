@@ -137,8 +137,10 @@ class Extractor:
 
     def __init__(self, guide: SchemaGuide | None):
         self.guide = guide
+        self.budget = [0]            # the strict decoder's budget, shared by every parser of one answer
 
     def run(self, t: str) -> Any:
+        self.budget[0] = 4 * len(t) + 4096
         s, e = _trim(t, 0, len(t))
         if s >= e:
             raise RepairError("empty output: there is no JSON value", 0)
@@ -224,7 +226,7 @@ class Extractor:
                 return self.document(t, i, j, depth + 1, required)   # `"{"a": 1}"`: quotes around it
         c = t[s]
         if c in "{[" or (c == "(" and t[e - 1] == ")"):
-            p = Parser(t, s, parse_end, self.guide)
+            p = Parser(t, s, parse_end, self.guide, strict_budget=self.budget)
             values, _ = p.parse_group()
             if values and p.evidence == 0:          # `[INST] ... {"a": 1}`: prose in brackets first?
                 better = self.prose(t, s, parse_end, required=False, fallback=False)
@@ -232,7 +234,7 @@ class Extractor:
                     return better
             return values
         if c == '"' and quoted_then(t, s, parse_end, ":", False, cut=False):
-            p = Parser(t, s, parse_end, self.guide, implicit_object=True)   # `"a": 1, "b": 2}`
+            p = Parser(t, s, parse_end, self.guide, implicit_object=True, strict_budget=self.budget)   # `"a": 1, "b": 2}`
             values, _ = p.parse_group()
             return values
         if c in QUOTES:
@@ -250,7 +252,7 @@ class Extractor:
                         return []
                     raise RepairError(f"no JSON value: {tok!r} is not a complete value", s)
                 if kind != WORD:
-                    p = Parser(t, s, e, self.guide)
+                    p = Parser(t, s, e, self.guide, strict_budget=self.budget)
                     found, value, _ = p.parse_value(s)
                     if found:
                         return [value]
@@ -269,7 +271,7 @@ class Extractor:
             if m is None:
                 break
             c0 = m.start()
-            p = Parser(t, c0, e, self.guide, probe=True)
+            p = Parser(t, c0, e, self.guide, probe=True, strict_budget=self.budget)
             try:
                 values, end = p.parse_group()
             except Abort as a:
@@ -291,7 +293,7 @@ class Extractor:
             if m is None:
                 break
             c0 = m.start()
-            p = Parser(t, c0, e, self.guide)
+            p = Parser(t, c0, e, self.guide, strict_budget=self.budget)
             values, end = p.parse_group()
             budget -= end - c0 + 1
             if values and p.evidence > 0:

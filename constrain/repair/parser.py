@@ -67,7 +67,7 @@ class Parser:
     """Parses the value(s) in `text[start:end]`; see `parse_group`."""
 
     def __init__(self, text: str, start: int, end: int, guide: SchemaGuide | None = None, probe: bool = False,
-                 implicit_object: bool = False):
+                 implicit_object: bool = False, strict_budget: list[int] | None = None):
         self.t = text
         self.implicit_object = implicit_object   # `"a": 1, "b": 2}`: the opening brace was left out
         self.start = start
@@ -79,8 +79,13 @@ class Parser:
         self.value_evidence: list[int] = []   # evidence of each value of the group
         self.tuples = 0
         # Characters the strict decoder may read in attempts that fail; a failed attempt costs what it
-        # read, so capping the total at a multiple of the text keeps the whole parse linear.
-        self.strict_budget = 0 if guide is not None else 4 * end + 4096
+        # read, so capping the total at a multiple of the text keeps the whole parse linear. One list
+        # is shared by all the parsers of one answer (the prose search makes many).
+        if strict_budget is None:
+            strict_budget = [4 * end + 4096]
+        self.budget = strict_budget
+        if guide is not None:
+            self.budget[0] = 0
 
     # -- bookkeeping -------------------------------------------------------------------------
     def _prose(self, pos: int) -> None:
@@ -146,7 +151,7 @@ class Parser:
             if not stack:
                 if root is not _ABSENT:
                     return True, root, pos
-                if (c == "{" or c == "[") and self.strict_budget > 0 and (done := self._strict(pos)) is not None:
+                if (c == "{" or c == "[") and self.budget[0] > 0 and (done := self._strict(pos)) is not None:
                     return True, done[0], done[1]
                 if c == "{" or c == "[" or c == "(":
                     schema = guide.root_for(c == "{") if guide else None
@@ -279,16 +284,17 @@ class Parser:
     # -- pieces ------------------------------------------------------------------------------
     def _strict(self, pos: int) -> tuple[Any, int] | None:
         """The strict JSON container at `pos` and its end, if there is one (None otherwise)."""
-        if self.strict_budget <= 0:
+        budget = self.budget
+        if budget[0] <= 0:
             return None
         try:
             value, stop = _STRICT.raw_decode(self.t, pos)
         except json.JSONDecodeError as err:
             # the error itself counts the lines before `err.pos`, so that is the cost too
-            self.strict_budget -= 2 * err.pos - pos + 1
+            budget[0] -= 2 * err.pos - pos + 1
             return None
         except (ValueError, RecursionError):        # NaN, huge integers, very deep nesting
-            self.strict_budget = 0
+            budget[0] = 0
             return None
         if stop > self.end:
             return None
@@ -328,7 +334,7 @@ class Parser:
     def _value(self, stack: list[_Frame], counts: list[int], f: _Frame, pos: int, c: str, ctx: int) -> int:
         """Read the value at `pos` into frame `f`; returns the new position."""
         t, end = self.t, self.end
-        if (c == "{" or c == "[") and self.strict_budget > 0 and (done := self._strict(pos)) is not None:
+        if (c == "{" or c == "[") and self.budget[0] > 0 and (done := self._strict(pos)) is not None:
             self._put(f, done[0])
             return done[1]
         if c == "{" or c == "[" or c == "(":
