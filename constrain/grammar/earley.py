@@ -5,8 +5,9 @@ without rewriting it, and it runs iteratively, so nesting depth is bounded by me
 recursion limit. Nullable nonterminals follow Aycock and Horspool: predicting one also steps over it.
 
 A `ParseState` is immutable: the chart up to now plus the current set's items indexed by the symbol
-they wait for. `scan(terminal)` returns the next state (memoised, so repeated questions during mask
-computation cost a dictionary lookup) or None.
+they wait for. `scan(terminal)` returns the next state or None, memoised: repeated questions during
+mask computation cost a dictionary lookup. The memo makes the states of one output a tree under its
+initial state, so each output must start from its own `initial()` for that tree to be freed with it.
 """
 from __future__ import annotations
 

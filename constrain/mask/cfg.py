@@ -98,12 +98,13 @@ class CFGGrammar(CompiledGrammar):
         self._lock = threading.RLock()
         self._check_terminals()
         self._self_closed = frozenset(t for t in grammar.ignore if _closed_under_repetition(grammar.terminals[t].pattern))
-        self._initial = self._start_config(self.parser.initial())
 
     # ---------------------------------------------------------------- protocol
 
     def initial_state(self) -> tuple[Config, ...]:
-        return (self._initial,)
+        """A fresh start for each output: parse states memoise their successors, so a shared start
+        would keep every output's parse tree alive for as long as the grammar."""
+        return (self._start_config(self.parser.initial()),)
 
     def is_accepting(self, state: tuple[Config, ...]) -> bool:
         return any(self._config_accepts(*config) for config in state)
@@ -111,7 +112,7 @@ class CFGGrammar(CompiledGrammar):
     def mask_for(self, state: tuple[Config, ...]) -> torch.Tensor:
         out = np.zeros(self.vocab.size, dtype=bool)
         with self._lock:
-            seen: set[tuple[int, int]] = set()
+            seen: dict[tuple[int, int], ParseState] = {}
             for parse, lexer, q in state:
                 root = lexer.roots.get(q)
                 if root is None:
@@ -189,11 +190,11 @@ class CFGGrammar(CompiledGrammar):
                              "terminals", "max_configs", self._max_configs)
         return list(out.values())
 
-    def _collect(self, parse: ParseState, node: LexNode, out: np.ndarray, seen: set) -> None:
+    def _collect(self, parse: ParseState, node: LexNode, out: np.ndarray, seen: dict) -> None:
         key = (id(parse), id(node))
         if key in seen:
             return
-        seen.add(key)
+        seen[key] = parse  # keeps `parse` alive, so its id is not reused during this walk
         if node.dense is not None:
             np.logical_or(out, node.dense, out=out)
         elif node.tokens.size:
