@@ -27,28 +27,7 @@ CORPUS = ROOT / "tests" / "repair_corpus.jsonl"
 if importlib.util.find_spec("constrain") is None:      # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(ROOT))
 
-
-def same(a: Any, b: Any) -> bool:
-    """Type-strict deep equality, iterative (dict order ignored, as in JSON)."""
-    todo = [(a, b)]
-    while todo:
-        x, y = todo.pop()
-        if type(x) is not type(y):
-            return False
-        if isinstance(x, dict):
-            if x.keys() != y.keys():
-                return False
-            todo.extend((x[k], y[k]) for k in x)
-        elif isinstance(x, list):
-            if len(x) != len(y):
-                return False
-            todo.extend(zip(x, y))
-        elif isinstance(x, float):
-            if not (x == y and math.copysign(1, x) == math.copysign(1, y)):
-                return False
-        elif x != y:
-            return False
-    return True
+from constrain.repair import json_equal, repair_json  # noqa: E402  (after the path fix above)
 
 
 def load_corpus() -> list[dict]:
@@ -56,8 +35,6 @@ def load_corpus() -> list[dict]:
 
 
 def implementations() -> dict[str, Callable[[str, Any], Any]]:
-    from constrain.repair import repair_json
-
     impls: dict[str, Callable[[str, Any], Any]] = {"constrain.repair_json": repair_json}
     if importlib.util.find_spec("json_repair") is not None:
         import json_repair
@@ -90,7 +67,7 @@ def score(fn: Callable[[str, Any], Any], corpus: list[dict]) -> dict[str, Any]:
             ok = raised
             soft += (not raised) and got in ("", None)
         else:
-            ok = not raised and same(got, row["expected"])
+            ok = not raised and json_equal(got, row["expected"])
         hits += ok
         by_cat[row["category"]][0] += ok
         by_cat[row["category"]][1] += 1

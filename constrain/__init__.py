@@ -12,10 +12,11 @@ from .errors import (ConstrainError, GenerationError, GrammarError, LimitError, 
 from .generate import StructuredResult, generate_structured
 from .hf.processor import ConstrainedLogitsProcessor
 from .matcher import CompiledGrammar, Matcher
+from .repair import RepairError, json_equal, repair_json
 from .vocab import Vocabulary
 
 __all__ = [
     "CompiledGrammar", "ConstrainError", "ConstrainedLogitsProcessor", "DEFAULT_LIMITS", "GenerationError",
-    "GrammarError", "LimitError", "Limits", "Matcher", "RegexError", "StructuredResult", "UnsupportedRegexError",
-    "Vocabulary", "VocabularyError", "compile_choices", "compile_lark", "compile_regex", "generate_structured",
+    "GrammarError", "LimitError", "Limits", "Matcher", "RegexError", "RepairError", "StructuredResult", "UnsupportedRegexError",
+    "Vocabulary", "VocabularyError", "compile_choices", "compile_lark", "compile_regex", "generate_structured", "json_equal", "repair_json",
 ]

@@ -12,44 +12,22 @@ from pathlib import Path
 import pytest
 
 from constrain.errors import ConstrainError
-from constrain.repair import RepairError, repair_json
+from constrain.repair import RepairError, json_equal, repair_json
 
 CORPUS_PATH = Path(__file__).with_name("repair_corpus.jsonl")
 CORPUS = [json.loads(line) for line in CORPUS_PATH.read_text(encoding="utf-8").split("\n") if line.strip()]
 
 
-def same(a, b) -> bool:
-    """Type-strict deep equality, iterative: 1, 1.0 and True differ; -0.0 and 0.0 differ; dict order
-    does not matter (as in JSON)."""
-    todo = [(a, b)]
-    while todo:
-        x, y = todo.pop()
-        if type(x) is not type(y):
-            return False
-        if isinstance(x, dict):
-            if x.keys() != y.keys():
-                return False
-            todo.extend((x[k], y[k]) for k in x)
-        elif isinstance(x, list):
-            if len(x) != len(y):
-                return False
-            todo.extend(zip(x, y))
-        elif isinstance(x, float):
-            if not (x == y and math.copysign(1, x) == math.copysign(1, y)):
-                return False
-        elif x != y:
-            return False
-    return True
 
 
 def test_same_is_type_strict():
-    assert same({"a": [1, 2.5, None]}, {"a": [1, 2.5, None]})
-    assert not same(1, 1.0)
-    assert not same(1, True)
-    assert not same(0.0, -0.0)
-    assert not same({"a": 1}, {"a": 1, "b": 2})
-    assert not same([1, [2]], [1, [3]])
-    assert not same("1", 1)
+    assert json_equal({"a": [1, 2.5, None]}, {"a": [1, 2.5, None]})
+    assert not json_equal(1, 1.0)
+    assert not json_equal(1, True)
+    assert not json_equal(0.0, -0.0)
+    assert not json_equal({"a": 1}, {"a": 1, "b": 2})
+    assert not json_equal([1, [2]], [1, [3]])
+    assert not json_equal("1", 1)
 
 
 def test_corpus_is_large_and_covers_every_category():
@@ -75,12 +53,12 @@ def test_corpus(row):
             repair_json(row["input"], schema)
         return
     got = repair_json(row["input"], schema)
-    assert same(got, row["expected"]), f"got {got!r}, expected {row['expected']!r}"
+    assert json_equal(got, row["expected"]), f"got {got!r}, expected {row['expected']!r}"
 
 
 @pytest.mark.parametrize("row", [r for r in CORPUS if r["category"] == "valid"], ids=_id)
 def test_valid_documents_come_back_as_json_loads_gives_them(row):
-    assert same(repair_json(row["input"]), json.loads(row["input"]))
+    assert json_equal(repair_json(row["input"]), json.loads(row["input"]))
 
 
 @pytest.mark.parametrize("row", [r for r in CORPUS if r["category"] == "valid"
@@ -91,7 +69,7 @@ def test_one_defect_elsewhere_leaves_strings_untouched(row):
     (with its `//`, `#`, quotes and backslashes) must still come back exactly."""
     text = row["input"].rstrip()
     broken = text[:-1].rstrip() + ",}"
-    assert same(repair_json(broken), json.loads(text))
+    assert json_equal(repair_json(broken), json.loads(text))
 
 
 def test_error_type_and_offset():
@@ -230,9 +208,9 @@ def test_prefixes_keep_what_was_complete():
             elif isinstance(v, list):
                 assert not v or (v[:-1] == full[key][:len(v) - 1] and full[key][len(v) - 1].startswith(v[-1]))
             elif key != list(value)[-1]:
-                assert same(v, full[key])
-    assert same(repair_json(doc[:doc.index("Lee")]), {"id": 12, "name": "Ann "})
-    assert same(repair_json(doc[:doc.index(".5")]), {"id": 12, "name": "Ann Lee", "tags": ["a", "b"], "ok": True,
+                assert json_equal(v, full[key])
+    assert json_equal(repair_json(doc[:doc.index("Lee")]), {"id": 12, "name": "Ann "})
+    assert json_equal(repair_json(doc[:doc.index(".5")]), {"id": 12, "name": "Ann Lee", "tags": ["a", "b"], "ok": True,
                                                      "score": 6})
 
 
@@ -246,14 +224,16 @@ def test_no_value_is_never_invented_from_a_schema():
 
 def test_fast_path_returns_json_loads_result_and_rejects_nan():
     text = '{"a": [1, 2.50, "x"], "b": {"c": null}}'
-    assert same(repair_json(text), json.loads(text))
+    assert json_equal(repair_json(text), json.loads(text))
     assert repair_json('{"a": NaN}') == {"a": None}  # json.loads would give nan
 
 
 def test_exported_from_the_package():
+    import constrain
     import constrain.repair as r
 
-    assert set(r.__all__) == {"RepairError", "repair_json"}
+    assert set(r.__all__) == {"RepairError", "json_equal", "repair_json"}
+    assert constrain.repair_json is repair_json and constrain.RepairError is RepairError
 
 
 # -- generated documents: one value written in many model styles must come back exactly ------------
@@ -327,7 +307,7 @@ def test_generated_documents_in_model_styles(seed):
         elif wrap == 3:
             text = "\ufeff// generated\n" + text + "}"
         got = repair_json(text)
-        assert same(got, value), f"{style} wrap={wrap}\n{text}\ngot {got!r}\nwant {value!r}"
+        assert json_equal(got, value), f"{style} wrap={wrap}\n{text}\ngot {got!r}\nwant {value!r}"
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -338,7 +318,7 @@ def test_generated_escaped_documents(seed):
         if not isinstance(value, (dict, list)):
             value = [value]
         text = json.dumps(json.dumps(value))[1:-1]          # `{\"a\": 1}` without the outer quotes
-        assert same(repair_json(text), value), text
+        assert json_equal(repair_json(text), value), text
 
 
 def _is_prefix(part, full) -> bool:
@@ -356,7 +336,7 @@ def _is_prefix(part, full) -> bool:
                 return False
             todo.extend((x, y, last and i == len(p) - 1) for i, (x, y) in enumerate(zip(p, f)))
         elif not last:
-            if not same(p, f):
+            if not json_equal(p, f):
                 return False
         elif isinstance(f, str):
             if not isinstance(p, str) or not f.startswith(p):
@@ -364,7 +344,7 @@ def _is_prefix(part, full) -> bool:
         elif isinstance(f, (int, float)) and not isinstance(f, bool):
             if not isinstance(p, (int, float)) or isinstance(p, bool):
                 return False
-        elif not same(p, f):
+        elif not json_equal(p, f):
             return False
     return True
 
@@ -407,7 +387,7 @@ def test_every_cut_of_a_generated_document_is_a_prefix_of_it(seed):
     ('{"a": null}', {"properties": {"a": {"type": "string"}}}, {"a": None}),        # null is never a string
 ])
 def test_schema_guided_readings(text, schema, expected):
-    assert same(repair_json(text, schema), expected)
+    assert json_equal(repair_json(text, schema), expected)
 
 
 def test_schema_must_be_a_dict():

@@ -9,6 +9,7 @@ project); the decisions this package adds are in the docstrings of `scalars` (nu
 explicit stack, `strings` and `scalars` read tokens, `schema` picks readings.
 """
 from .api import repair_json
+from .equal import json_equal
 from .errors import RepairError
 
-__all__ = ["RepairError", "repair_json"]
+__all__ = ["RepairError", "json_equal", "repair_json"]
