@@ -27,7 +27,8 @@ def _package_file(package: str, relative: str) -> Path:
     """A data file inside an installed package, found without importing it."""
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        pytest.skip(f"package {package} is not installed")
+        pytest.fail(f"package {package} is not installed: the README's test command installs it "
+                    f"(pip install --no-deps {package})")
     return Path(next(iter(spec.submodule_search_locations))) / relative
 
 

@@ -20,6 +20,11 @@ from pathlib import Path
 
 import lark
 import pytest
+import regex as regex_module
+
+from constrain import Vocabulary, compile_lark
+from constrain.automaton import regex as regex_syntax
+from constrain.grammar.load import load_lark
 
 ROOT = Path(__file__).resolve().parent.parent
 GRAMMARS = ROOT / "grammars"
@@ -103,12 +108,8 @@ def test_terminals_suit_a_finite_automaton(name):
         pattern = term.pattern.to_regexp()
         assert re.fullmatch(pattern, "") is None, term.name
         assert not re.search(r"\(\?<?[=!]|\(\?P[=>]|\\[1-9bBAZwWdDsS]", pattern), term.name
-    try:
-        from constrain.automaton import regex as engine_regex
-    except ImportError:  # pragma: no cover - the engine's module layout changed
-        pytest.skip("constrain.automaton.regex not importable")
     for term in p.terminals:
-        engine_regex.parse(term.pattern.to_regexp())  # raises UnsupportedRegexError if not
+        regex_syntax.parse(term.pattern.to_regexp())  # raises UnsupportedRegexError if not
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -117,7 +118,7 @@ def test_leftmost_first_match_is_longest(name):
     and then all prefixes of it; that equals "every split" only if the leftmost-first match is the
     longest one, which an alternation like `a|ab` would break. Checked with the `regex` module's
     POSIX (leftmost-longest) mode at every position of every corpus text, whole and cut short."""
-    posix = pytest.importorskip("regex")
+    posix = regex_module
     terms = [(t.name, re.compile(t.pattern.to_regexp()), posix.compile(t.pattern.to_regexp(), flags=posix.POSIX))
              for t in parser(name).terminals]
     rnd = random.Random(3)
@@ -132,22 +133,15 @@ def test_leftmost_first_match_is_longest(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_engine_loads_grammar(name):
-    """The engine's own loader reads the grammar (skipped until constrain.grammar.load exists)."""
-    load = pytest.importorskip("constrain.grammar.load")
-    load.load_lark(GRAMMARS / f"{name}.lark")
+    """The engine's own loader reads the grammar."""
+    load_lark(GRAMMARS / f"{name}.lark")
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_engine_agrees_on_corpus(name):
-    """The engine, fed each corpus text one byte per token, accepts exactly the valid entries
-    (skipped until `constrain.compile_lark` exists)."""
-    constrain = pytest.importorskip("constrain")
-    if not hasattr(constrain, "compile_lark"):
-        pytest.skip("constrain.compile_lark not available")
-    from constrain.vocab import Vocabulary
-
+    """The engine, fed each corpus text one byte per token, accepts exactly the valid entries."""
     vocab = Vocabulary([bytes([b]) for b in range(256)] + [b"</s>"], eos_token_id=256)
-    grammar = constrain.compile_lark(GRAMMARS / f"{name}.lark", vocab)
+    grammar = compile_lark(GRAMMARS / f"{name}.lark", vocab)
     for entry in load_corpus(name):
         matcher = grammar.matcher()
         accepted = all(matcher.advance(b) for b in entry["text"].encode("utf-8")) and matcher.is_accepting()
