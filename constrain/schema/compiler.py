@@ -581,7 +581,7 @@ class _Compiler:
             constraints.append("length")
         if len(constraints) > 1:
             raise UnsupportedSchemaError(f"combining {' and '.join(constraints)} on one string is not supported",
-                                         f"{ptr}/{constraints[1] if constraints[1] != 'length' else 'maxLength'}")
+                                         f"{ptr}/{'pattern' if 'pattern' in schema else 'format'}")
         if fmt is not None:
             content = _re(FORMATS[fmt])
         elif pat is not None:
