@@ -1,4 +1,5 @@
-"""Front door: turn a constraint (regex, list of choices) into a `CompiledGrammar` over a vocabulary."""
+"""Front door: turn a constraint (regex, list of choices, Lark grammar) into a `CompiledGrammar` over a
+vocabulary."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,6 +7,8 @@ from dataclasses import dataclass
 from .automaton import nfa, regex
 from .automaton.dfa import DFA
 from .errors import ConstrainError
+from .grammar.load import load_lark, read_grammar_text
+from .mask.cfg import CFGGrammar
 from .mask.regex import RegexGrammar
 
 
@@ -14,13 +17,16 @@ class Limits:
     """Bounds that turn a pathological constraint into a `LimitError` instead of a hang.
 
     max_nfa_states: size of the byte automaton built from the syntax tree (checked before building).
-    max_dfa_states: determinised states, all explored at compile time so the bound is hit early.
-    mask_cache_size: per-state masks kept per compiled grammar (each costs vocab-size bytes).
+    max_dfa_states: determinised states of a regex (all explored at compile time, so the bound is hit
+        early) or of one grammar lexer (built lazily, so the bound may be hit while generating).
+    mask_cache_size: per-state masks kept per compiled regex (each costs vocab-size bytes).
+    max_configs: ways a grammar may split the text read so far into terminals at once.
     """
 
     max_nfa_states: int = 200_000
     max_dfa_states: int = 20_000
     mask_cache_size: int = 2048
+    max_configs: int = 256
 
 
 DEFAULT_LIMITS = Limits()
@@ -55,11 +61,10 @@ def _compile(tree: regex.Node, vocab, limits: Limits, source: str) -> RegexGramm
     return grammar
 
 
-def compile_lark(grammar, vocab, *, start: str = "start") -> "CFGGrammar":
+def compile_lark(grammar, vocab, *, start: str = "start", limits: Limits = DEFAULT_LIMITS) -> CFGGrammar:
     """Constrain the output to the language of a Lark grammar (its text, or a path to a .lark file)."""
-    from .grammar.load import load_lark, read_grammar_text
-    from .mask.cfg import CFGGrammar
-
-    compiled = CFGGrammar(load_lark(grammar, start=start), vocab, source=read_grammar_text(grammar))
+    compiled = CFGGrammar(load_lark(grammar, start=start), vocab, source=read_grammar_text(grammar),
+                          max_nfa_states=limits.max_nfa_states, max_lexer_states=limits.max_dfa_states,
+                          max_configs=limits.max_configs)
     compiled.mask_for(compiled.initial_state())  # pay for the first mask at compile time
     return compiled

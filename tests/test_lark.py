@@ -203,3 +203,18 @@ def test_shipped_grammar_corpora_token_by_token(name, smollm2_vocab, smollm2_tok
     assert sum(c["valid"] for c in cases) >= 30 and sum(not c["valid"] for c in cases) >= 30
     wrong = [c["text"] for c in cases if walk_text(compiled, smollm2_tokenizer, c["text"]) != c["valid"]]
     assert not wrong, wrong[:3]
+
+
+def test_limits_bound_grammar_lexers(smollm2_vocab):
+    from constrain import LimitError, Limits
+
+    with pytest.raises(LimitError, match="max_nfa_states"):
+        compile_lark('start: A\nA: /a{300000}/\n', smollm2_vocab)
+    with pytest.raises(LimitError, match="max_configs"):
+        grammar = compile_lark('start: W+\nW: /[a-z]+/\n', smollm2_vocab, limits=Limits(max_configs=4))
+        grammar.matcher().advance_many(greedy_letters(smollm2_vocab, "abcdefgh"))
+
+
+def greedy_letters(vocab, text):
+    by_bytes = {data: tid for tid, data in enumerate(vocab.tokens) if tid not in vocab.special_token_ids}
+    return [by_bytes[ch.encode()] for ch in text]

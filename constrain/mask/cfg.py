@@ -37,10 +37,10 @@ Config = tuple[ParseState, "Lexer", int]  # parse, lexer for the current termina
 class Lexer:
     """A DFA over the terminals a parse state expects, plus the ignored ones; labels are terminal ids."""
 
-    def __init__(self, grammar: Grammar, terminals: frozenset[int], max_states: int):
+    def __init__(self, grammar: Grammar, terminals: frozenset[int], max_nfa_states: int, max_states: int):
         self.terminals = sorted(terminals)
         patterns = [grammar.terminals[t].pattern for t in self.terminals]
-        self.dfa = DFA(nfa.build_union(patterns, max_states * 10), max_states)
+        self.dfa = DFA(nfa.build_union(patterns, max_nfa_states), max_states)
         self.roots: dict[int, LexNode] = {}
 
     def terminals_of(self, state: int) -> list[int]:
@@ -82,8 +82,8 @@ class LexNode:
 class CFGGrammar(CompiledGrammar):
     """A reduced context-free grammar bound to a vocabulary."""
 
-    def __init__(self, grammar: Grammar, vocab, *, source: str = "", max_lexer_states: int = 20_000,
-                 max_configs: int = 256):
+    def __init__(self, grammar: Grammar, vocab, *, source: str = "", max_nfa_states: int = 200_000,
+                 max_lexer_states: int = 20_000, max_configs: int = 256):
         self.grammar = grammar
         self.vocab = vocab
         self.source = source
@@ -93,6 +93,7 @@ class CFGGrammar(CompiledGrammar):
         # walks below the same trie nodes with the same lexer are shared, whichever path led there:
         # without this, a run of ignorable spaces (a branch point at every byte) costs 2^length walks
         self._walks: dict[tuple[int, int, bytes], LexNode] = {}
+        self._max_nfa_states = max_nfa_states
         self._max_lexer_states = max_lexer_states
         self._max_configs = max_configs
         self._lock = threading.RLock()
@@ -137,7 +138,7 @@ class CFGGrammar(CompiledGrammar):
 
     def _check_terminals(self) -> None:
         for terminal in self.grammar.terminals:
-            dfa = DFA(nfa.build(terminal.pattern, self._max_lexer_states * 10), self._max_lexer_states)
+            dfa = DFA(nfa.build(terminal.pattern, self._max_nfa_states), self._max_lexer_states)
             if dfa.start == DEAD:
                 raise GrammarError(f"terminal {terminal.name} matches nothing")
             if dfa.is_accepting(dfa.start):
@@ -152,7 +153,7 @@ class CFGGrammar(CompiledGrammar):
             key = key - {after_ignored} | (parse.allowed & {after_ignored})
         lexer = self._lexers.get(key)
         if lexer is None:
-            lexer = self._lexers[key] = Lexer(self.grammar, key, self._max_lexer_states)
+            lexer = self._lexers[key] = Lexer(self.grammar, key, self._max_nfa_states, self._max_lexer_states)
         return lexer
 
     def _start_config(self, parse: ParseState) -> Config:
