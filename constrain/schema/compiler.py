@@ -9,7 +9,8 @@ Soundness first: every text the grammar accepts is valid against the schema (che
 - Property order: properties are emitted in the order of the schema's `properties`; optional ones may
   be skipped; names in `required` but not in `properties` follow them, in `required` order.
   Unless `additionalProperties` is `false`, other properties (any name not declared, value checked by
-  the `additionalProperties` schema or any JSON value) may follow the declared ones.
+  the `additionalProperties` schema or any JSON value) may follow the declared ones; their names
+  are written without escapes (raw UTF-8, no `\\uXXXX`), which keeps "not a declared name" small.
 - Integers are written without fraction or exponent (`1`, not `1.0`); numbers without an exponent
   when bounds apply.
 - String `pattern` is a search (as in JSON Schema) on the decoded string, with ECMA-style ASCII
@@ -181,9 +182,15 @@ def _quoted(content: Node) -> Node:
 ANY_STRING = _quoted(Repeat(CharSet(ANY_CHAR), 0, None))
 
 
-def _not_in(words: list[str]) -> Node:
-    """Decoded strings that are none of `words`."""
-    anything = Repeat(CharSet(ANY_CHAR), 0, None)
+RAW_KEY_CHAR: rx.Ranges = _intersect(ANY_CHAR, rx.complement(_NEEDS_ESCAPE))
+
+
+def _raw_key_not_in(words: list[str]) -> Node:
+    """Undeclared property names, spelled without escapes (so the spelling is the name): any string
+    of characters that need no escaping, except `words`. Escaped spellings are left out on purpose:
+    excluding the declared names from every spelling costs a large automaton."""
+    anything = Repeat(CharSet(RAW_KEY_CHAR), 0, None)
+    words = [w for w in dict.fromkeys(words) if all(_intersect(((ord(c), ord(c)),), RAW_KEY_CHAR) for c in w)]
 
     def build(ws: list[str]) -> Node:
         heads: dict[str, list[str]] = {}
@@ -195,14 +202,14 @@ def _not_in(words: list[str]) -> Node:
                 heads.setdefault(w[0], []).append(w[1:])
         parts: list[Node] = [] if is_word else [EMPTY]
         firsts = rx.normalize([(ord(c), ord(c)) for c in heads])
-        other = _intersect(rx.complement(firsts), ANY_CHAR)
+        other = _intersect(rx.complement(firsts), RAW_KEY_CHAR)
         if other:
             parts.append(_cat(CharSet(other), anything))
         for c, rest in heads.items():
             parts.append(_cat(literal(c), build(rest)))
         return _alt(parts) or CharSet(())
 
-    return build(list(dict.fromkeys(words)))
+    return _cat(literal('"'), build(words), literal('"'))
 
 
 # numbers
@@ -487,9 +494,7 @@ class _Compiler:
             if v.is_valid(value):
                 text = json.dumps(value)
                 out.append((self.t(literal(text), text),))
-        if not out:
-            raise SchemaError(f"no value of {key} satisfies the schema", f"{ptr}/{key}")
-        return out
+        return out  # empty: this subschema matches nothing (an error only if the root needs it)
 
     def check_disjoint(self, branches: list, ptr: str) -> None:
         """oneOf = anyOf when no value can match two branches: different types, or const/enum values."""
@@ -693,7 +698,7 @@ class _Compiler:
         self.rule(seq[n][1])
         if additional is not False:
             names = [e[0] for e in entries]
-            key = self.t(_cat(_quoted(_not_in(names)), literal(": ")), f"KEY@{ptr}")
+            key = self.t(_cat(_raw_key_not_in(names), literal(": ")), f"KEY@{ptr}")
             value = ("n", self.compile(additional, f"{ptr}/additionalProperties"))
             more = self.nt(f"{ptr}#more")
             self.rule(more)
