@@ -232,3 +232,19 @@ def test_maskbench(smollm2_vocab, smollm2_tokenizer):
     assert not invalidation_errors
     assert not validation_errors
     assert counts["compiled"] >= 30
+
+
+def test_one_of_discriminator_and_unicode_negation(smollm2_vocab, smollm2_tokenizer):
+    schema = {"oneOf": [
+        {"type": "object", "properties": {"kind": {"const": "a"}, "x": {"type": "integer"}}, "required": ["kind"]},
+        {"type": "object", "properties": {"kind": {"enum": ["b", "c"]}, "y": {"type": "string"}},
+         "required": ["kind"]},
+        {"type": "string", "pattern": "^\\D+$"}]}
+    grammar = compile_json_schema(schema, smollm2_vocab)
+    for value, ok in [({"kind": "a", "x": 1}, True), ({"kind": "c", "y": "q"}, True), ("ab", True),
+                      ({"kind": "a", "y": "q"}, True), ({"kind": "d"}, False), ("a1", False),
+                      ("\u0663", False), ({"kind": "b", "x": "s"}, True)]:
+        assert is_valid(schema, value) == ok, value
+        assert accepts(grammar, smollm2_tokenizer, smollm2_vocab, json.dumps(value)) == ok, value
+    with pytest.raises(UnsupportedSchemaError):
+        compile_json_schema({"type": "string", "pattern": "[^\\d]"}, smollm2_vocab)

@@ -497,31 +497,45 @@ class _Compiler:
         return out  # empty: this subschema matches nothing (an error only if the root needs it)
 
     def check_disjoint(self, branches: list, ptr: str) -> None:
-        """oneOf = anyOf when no value can match two branches: different types, or const/enum values."""
-        sigs = []
-        for k, b in enumerate(branches):
-            b, _ = self.deref(b, f"{ptr}/oneOf/{k}")
-            if isinstance(b, dict) and ("const" in b or "enum" in b):
-                vals = [b["const"]] if "const" in b else b.get("enum", [])
-                sigs.append(("values", {json.dumps(v, sort_keys=True) for v in vals},
-                             {_json_type(v) for v in vals}))
-            elif isinstance(b, dict) and "type" in b and not any(x in b for x in ("anyOf", "oneOf", "allOf", "$ref")):
-                ts = {b["type"]} if isinstance(b["type"], str) else set(b["type"])
-                if "number" in ts:
-                    ts.add("integer")
-                sigs.append(("types", None, ts))
-            else:
-                raise UnsupportedSchemaError("oneOf whose branches are not provably disjoint "
-                                             "(they need distinct types or const/enum values)", f"{ptr}/oneOf")
+        """oneOf = anyOf when no value can match two branches: they have different types, different
+        const/enum values, or are objects that require a property with different const/enum values."""
+        sigs = [self.signature(b, f"{ptr}/oneOf/{k}") for k, b in enumerate(branches)]
         for i in range(len(sigs)):
             for j in range(i):
-                a, b = sigs[i], sigs[j]
-                if a[0] == b[0] == "values":
-                    if a[1] & b[1]:
-                        raise UnsupportedSchemaError(f"oneOf branches {j} and {i} share a value", f"{ptr}/oneOf")
-                elif a[2] & b[2] | ({"integer"} if ({"number"} & a[2] and "integer" in b[2]) else set()):
-                    raise UnsupportedSchemaError(f"oneOf branches {j} and {i} may match the same value",
-                                                 f"{ptr}/oneOf")
+                if not _disjoint(sigs[i], sigs[j]):
+                    raise UnsupportedSchemaError(f"oneOf branches {j} and {i} may match the same value "
+                                                 "(only branches with distinct types, const/enum values or "
+                                                 "required const properties are supported)", f"{ptr}/oneOf")
+
+    def signature(self, b: Any, ptr: str) -> tuple:
+        """(types, values or None, {required property: its const/enum values})."""
+        b, bptr = self.deref(b, ptr)
+        if not isinstance(b, dict):
+            return (set(_TYPES), None, {})
+        values = None
+        if "const" in b or "enum" in b:
+            vals = [b["const"]] if "const" in b else list(b.get("enum") or [])
+            values = {json.dumps(v, sort_keys=True) for v in vals}
+            types = {_json_type(v) for v in vals}
+        elif "type" in b:
+            types = {b["type"]} if isinstance(b["type"], str) else set(b["type"])
+        else:
+            types = set(_TYPES)
+        if "number" in types:
+            types.add("integer")
+        if "integer" in types:
+            types.add("number")
+        if any(k in b for k in ("anyOf", "oneOf", "allOf", "$ref")):
+            return (set(_TYPES), None, {})
+        tags = {}
+        props = b.get("properties") or {}
+        for name in b.get("required") or []:
+            sub = props.get(name)
+            sub, _ = self.deref(sub, bptr) if sub is not None else (None, None)
+            if isinstance(sub, dict) and ("const" in sub or "enum" in sub):
+                vals = [sub["const"]] if "const" in sub else list(sub.get("enum") or [])
+                tags[name] = {json.dumps(v, sort_keys=True) for v in vals}
+        return (types, values, tags)
 
     # -- allOf merging
     def merge(self, parts: list, ptrs: list[str], ptr: str) -> dict:
@@ -591,7 +605,7 @@ class _Compiler:
             content = _re(FORMATS[fmt])
         elif pat is not None:
             try:
-                content = pattern_search(pat)
+                content = pattern_search(_unicode_negations(pat, f"{ptr}/pattern"))
             except UnsupportedRegexError as e:
                 raise UnsupportedSchemaError(f"pattern: {e.reason}", f"{ptr}/pattern") from None
             except RegexError as e:
@@ -752,6 +766,50 @@ class _Compiler:
         if lo == 0:
             out.append((self.lit("["), self.lit("]")))
         return out
+
+
+def _disjoint(a: tuple, b: tuple) -> bool:
+    common = a[0] & b[0]
+    if not common:
+        return True
+    if a[1] is not None and b[1] is not None and not a[1] & b[1]:
+        return True
+    # the only shared type is object, and both require a property with no value in common
+    return common == {"object"} and any(name in b[2] and not a[2][name] & b[2][name] for name in a[2])
+
+
+def _unicode_negations(p: str, ptr: str) -> str:
+    """Negated classes (\\D \\W \\S) in Unicode's sense (what Python's `re` uses), positive ones in
+    ASCII's (ECMA-262's): a subset of both readings, so sound for either kind of validator."""
+    out, i, in_class, negated = [], 0, False, False
+    while i < len(p):
+        c = p[i]
+        if c == "\\" and i + 1 < len(p):
+            e = p[i + 1]
+            if e in "DWS" and not in_class:
+                out.append(f"(?u:\\{e})")
+            else:
+                if in_class and e in "dwsDWS" and (negated == e.islower()):
+                    raise UnsupportedSchemaError(f"class escape \\{e} inside a {'negated ' if negated else ''}"
+                                                 "character class (ASCII and Unicode readings differ)", ptr)
+                out.append(p[i:i + 2])
+            i += 2
+            continue
+        if not in_class and c == "[":
+            in_class, negated = True, p[i + 1:i + 2] == "^"
+            out.append(c)
+            j = i + 1 + negated
+            if p[j:j + 1] == "]":
+                out.append(p[i + 1:j + 1])
+                i = j + 1
+                continue
+            i += 1
+            continue
+        if in_class and c == "]":
+            in_class = False
+        out.append(c)
+        i += 1
+    return "".join(out)
 
 
 def int_exact(v: int) -> Node:
