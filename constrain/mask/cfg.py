@@ -65,6 +65,7 @@ class LexNode:
         if self.tokens.size * 16 > vocab_size:
             self.dense = np.zeros(vocab_size, dtype=bool)
             self.dense[self.tokens] = True
+            self.tokens = self.tokens[:0]
         self.branches = [(t, d, np.sort(np.concatenate(parts))) for (t, d), parts in groups.items()]
 
     @staticmethod
