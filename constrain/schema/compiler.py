@@ -1,7 +1,7 @@
 """JSON Schema -> context-free `Grammar` whose language is (a documented subset of) the valid JSON texts.
 
 Soundness first: every text the grammar accepts is valid against the schema (checked the way
-`jsonschema` checks it, with its format checker). Completeness is limited by these policies:
+`jsonschema` checks it, asserting formats as its 2020-12 format checker does, whatever the draft). Completeness is limited by these policies:
 
 - Layout ("compact", the only `whitespace` mode for now): Python's default `json.dumps` layout, that
   is separators `", "` and `": "`, no other whitespace, `ensure_ascii` style escapes allowed but not
@@ -325,6 +325,8 @@ class _Compiler:
         self.memo: dict[str, int] = {}
         self.any_nt: int | None = None
         self._validator = None
+        dialect = root.get("$schema", "") if isinstance(root, dict) else ""
+        self.legacy_ref = isinstance(dialect, str) and any(f"draft-0{k}" in dialect for k in range(3, 8))
 
     # -- symbols
     def t(self, pattern: Node, name: str) -> tuple:
@@ -371,13 +373,13 @@ class _Compiler:
 
             cls = jsonschema.validators.validator_for(self.root if isinstance(self.root, dict) else {},
                                                       default=jsonschema.Draft202012Validator)
-            self._validator = cls(self.root, format_checker=cls.FORMAT_CHECKER)
+            self._validator = cls(self.root, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
         return self._validator
 
     def deref(self, schema: Any, ptr: str, seen=()) -> tuple[Any, str]:
         """Follow a schema that is only a `$ref` (plus annotations)."""
-        while isinstance(schema, dict) and "$ref" in schema and \
-                all(k == "$ref" or k in _ANNOTATIONS or k not in _KNOWN for k in schema):
+        while isinstance(schema, dict) and "$ref" in schema and (self.legacy_ref or
+                all(k == "$ref" or k in _ANNOTATIONS or k not in _KNOWN for k in schema)):
             if ptr in seen:
                 raise SchemaError("$ref cycle that produces no value", ptr)
             seen = seen + (ptr,)
@@ -410,6 +412,8 @@ class _Compiler:
             raise SchemaError(f"a schema must be an object or a boolean, not {type(schema).__name__}", ptr)
         if "$ref" in schema:
             rest = {k: v for k, v in schema.items() if k != "$ref" and k in _KNOWN and k not in _ANNOTATIONS}
+            if self.legacy_ref:
+                rest = {}  # drafts 3 to 7: keywords beside $ref are ignored
             target, tptr = self.resolve(schema["$ref"], ptr + "/$ref")
             if not rest:
                 return [(("n", self.compile(target, tptr)),)]
@@ -550,7 +554,7 @@ class _Compiler:
                 raise SchemaError("a schema must be an object or a boolean", pptr)
             if "$ref" in part:
                 target, tptr = self.resolve(part["$ref"], pptr + "/$ref")
-                rest = {k: v for k, v in part.items() if k != "$ref"}
+                rest = {} if self.legacy_ref else {k: v for k, v in part.items() if k != "$ref"}
                 part = self.merge([target, rest], [tptr, pptr], pptr)
             if "allOf" in part:
                 rest = {k: v for k, v in part.items() if k != "allOf"}
