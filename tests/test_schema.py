@@ -4,6 +4,9 @@ Every instance is written with `json.dumps(data)` (default separators ", " and "
 "compact" layout), tokenized canonically, and walked token by token through `matcher.mask()` and
 `advance`, then EOS. Validity is decided by `jsonschema` for the schema's draft, asserting formats
 with the 2020-12 format checker (the compiler enforces the formats it supports in every draft).
+Valid instances whose property order is not the schema's (`in_schema_order`) are skipped and counted:
+the compiler emits properties in `properties` order, undeclared ones last (its documented policy).
+Invalid instances are never skipped: accepting one is always an error.
 """
 from __future__ import annotations
 
@@ -177,14 +180,18 @@ def _property_lists(schema, out):
 
 
 def in_schema_order(data, lists) -> bool:
-    """Every object's keys follow some `properties` order of the schema, undeclared keys last."""
+    """Every object's keys follow the order of a `properties` of the schema that declares the most of
+    them, undeclared keys last (a heuristic: the instance is not matched to its subschema)."""
     if isinstance(data, list):
         return all(in_schema_order(v, lists) for v in data)
     if not isinstance(data, dict):
         return True
     keys = list(data)
-    ok = not any(k in names for names in lists for k in keys)
+    best = max((len(set(keys) & set(names)) for names in lists), default=0)
+    ok = best == 0
     for names in lists:
+        if len(set(keys) & set(names)) < best:
+            continue
         declared = [k for k in keys if k in names]
         if declared and keys[:len(declared)] == declared and \
                 [names.index(k) for k in declared] == sorted(names.index(k) for k in declared):
