@@ -635,6 +635,10 @@ class _Compiler:
             v = schema.get(ex_key)
             if v is not None and not isinstance(v, bool):
                 out.append((v, True))
+        for v, _ in lows + highs:
+            if abs(v) > 10 ** 30:
+                key = "minimum" if (v, _) in lows else "maximum"
+                raise UnsupportedSchemaError("bounds beyond 1e30 are not supported", f"{ptr}/{key}")
         lo = max(lows, key=lambda b: (b[0], b[1])) if lows else None
         hi = min(highs, key=lambda b: (b[0], not b[1])) if highs else None
         return lo, hi
