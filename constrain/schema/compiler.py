@@ -885,7 +885,11 @@ def schema_to_grammar(schema: Any, *, whitespace: str = "compact") -> Grammar:
     if schema is False:
         raise SchemaError("the schema `false` accepts no value", "#")
     c = _Compiler(schema)
-    start = c.compile(schema, "#")
+    try:
+        start = c.compile(schema, "#")
+    except RecursionError:
+        raise UnsupportedSchemaError("the schema nests too deeply or merges a $ref cycle (allOf/anyOf "
+                                     "siblings through a recursive $ref)", "#") from None
     g = c.grammar(start)
     from ..errors import GrammarError
 
