@@ -20,8 +20,28 @@ Soundness first: every text the grammar accepts is valid against the schema (che
 - Only the `format`s date, date-time (upper-case `T`/`Z`), time, uuid, email, ipv4 are enforced
   (by regexes accepting a subset of what the format allows); any other `format` is reported unsupported.
 
+- `$ref`: local pointers only (`#/$defs/...`, `#/definitions/...`, any `#/...`); recursion is a rule
+  cycle. In drafts 3 to 7 keywords beside `$ref` are ignored (as those drafts say); from 2019-09 on
+  they are merged with the target like `allOf`.
+- `allOf`: merged into one schema when the branches do not set the same keyword differently
+  (`properties` merge per name, `required` unions, `type` intersects); else unsupported.
+- `oneOf`: compiled as `anyOf` only when its branches are provably disjoint (no shared type, disjoint
+  const/enum values, or objects requiring one property with disjoint const/enum values); else unsupported.
+- `enum`/`const`: the values are filtered with `jsonschema` against the whole subschema, then written
+  as `json.dumps(value)`.
+- Arrays: `items` (one schema), `minItems`/`maxItems` up to 1000 (unrolled into rules); strings:
+  `minLength`/`maxLength` up to 1000 code points, `pattern` or `format` or a length, not two of them;
+  integers: any bounds below 1e30 (exact digit-range regexes); numbers: integer-valued bounds (the
+  value is then written without an exponent), other bounds unsupported.
+- A subschema that no value satisfies (`false`, an empty filtered enum, `minItems > maxItems`...)
+  simply matches nothing; `SchemaError` is raised when that makes the whole schema unsatisfiable
+  (or for contradictory bounds, which are reported where they are).
+
 Every keyword that constrains values but is not enforced raises `UnsupportedSchemaError` naming it
-(pointer `#/.../keyword`); unknown keywords and annotations are ignored.
+(pointer `#/.../keyword`): not, if/then/else, patternProperties, propertyNames, dependentRequired,
+dependentSchemas, dependencies, minProperties, maxProperties, contains, unevaluated*, prefixItems and
+tuple `items`, multipleOf, uniqueItems: true, $dynamicRef, content*, remote `$ref`, other formats.
+Unknown keywords and annotations (title, description, default, examples, `_format`...) are ignored.
 """
 from __future__ import annotations
 
