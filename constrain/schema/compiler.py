@@ -10,7 +10,7 @@ Soundness first: every text the grammar accepts is valid against the schema (che
   be skipped; names in `required` but not in `properties` follow them, in `required` order.
   Unless `additionalProperties` is `false`, other properties (any name not declared, value checked by
   the `additionalProperties` schema or any JSON value) may follow the declared ones; their names
-  are written without escapes (raw UTF-8, no `\\uXXXX`), which keeps "not a declared name" small.
+  are printable ASCII without escapes, which keeps "not a declared name" small.
 - Integers are written without fraction or exponent (`1`, not `1.0`); numbers without an exponent
   when bounds apply.
 - String `pattern` is a search (as in JSON Schema) on the decoded string, with ECMA-style ASCII
@@ -202,13 +202,13 @@ def _quoted(content: Node) -> Node:
 ANY_STRING = _quoted(Repeat(CharSet(ANY_CHAR), 0, None))
 
 
-RAW_KEY_CHAR: rx.Ranges = _intersect(ANY_CHAR, rx.complement(_NEEDS_ESCAPE))
+RAW_KEY_CHAR: rx.Ranges = rx.normalize([(0x20, 0x21), (0x23, 0x5B), (0x5D, 0x7E)])  # printable ASCII, no " or \
 
 
 def _raw_key_not_in(words: list[str]) -> Node:
-    """Undeclared property names, spelled without escapes (so the spelling is the name): any string
-    of characters that need no escaping, except `words`. Escaped spellings are left out on purpose:
-    excluding the declared names from every spelling costs a large automaton."""
+    """Undeclared property names of printable ASCII spelled without escapes (so the spelling is the
+    name), except `words`. Escapes and other characters are left out on purpose: excluding the
+    declared names from every spelling costs a large automaton, rebuilt in every lexer."""
     anything = Repeat(CharSet(RAW_KEY_CHAR), 0, None)
     words = [w for w in dict.fromkeys(words) if all(_intersect(((ord(c), ord(c)),), RAW_KEY_CHAR) for c in w)]
 
