@@ -257,3 +257,16 @@ def test_one_of_discriminator_and_unicode_negation(smollm2_vocab, smollm2_tokeni
         assert accepts(grammar, smollm2_tokenizer, smollm2_vocab, json.dumps(value)) == ok, value
     with pytest.raises(UnsupportedSchemaError):
         compile_json_schema({"type": "string", "pattern": "[^\\d]"}, smollm2_vocab)
+
+
+def test_one_of_closed_objects(smollm2_vocab, smollm2_tokenizer):
+    schema = {"oneOf": [
+        {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"], "additionalProperties": False},
+        {"type": "object", "properties": {"b": {"type": "integer"}}, "required": ["b"], "additionalProperties": False}]}
+    grammar = compile_json_schema(schema, smollm2_vocab)
+    for value, ok in [({"a": 1}, True), ({"b": 2}, True), ({"a": 1, "b": 2}, False), ({}, False)]:
+        assert is_valid(schema, value) == ok, value
+        assert accepts(grammar, smollm2_tokenizer, smollm2_vocab, json.dumps(value)) == ok, value
+    with pytest.raises(UnsupportedSchemaError):  # open objects: {"a": 1, "b": 2} matches both
+        compile_json_schema({"oneOf": [{"type": "object", "required": ["a"]},
+                                       {"type": "object", "required": ["b"]}]}, smollm2_vocab)

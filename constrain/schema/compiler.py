@@ -26,7 +26,8 @@ Soundness first: every text the grammar accepts is valid against the schema (che
 - `allOf`: merged into one schema when the branches do not set the same keyword differently
   (`properties` merge per name, `required` unions, `type` intersects); else unsupported.
 - `oneOf`: compiled as `anyOf` only when its branches are provably disjoint (no shared type, disjoint
-  const/enum values, or objects requiring one property with disjoint const/enum values); else unsupported.
+  const/enum values, objects requiring one property with disjoint const/enum values, or one object
+  requiring a property the other, closed by `additionalProperties: false`, cannot have); else unsupported.
 - `enum`/`const`: the values are filtered with `jsonschema` against the whole subschema, then written
   as `json.dumps(value)`.
 - Arrays: `items` (one schema), `minItems`/`maxItems` up to 1000 (unrolled into rules); strings:
@@ -532,10 +533,11 @@ class _Compiler:
                                                  "required const properties are supported)", f"{ptr}/oneOf")
 
     def signature(self, b: Any, ptr: str) -> tuple:
-        """(types, values or None, {required property: its const/enum values})."""
+        """(types, values or None, {required property: its const/enum values}, required names,
+        allowed names or None when open)."""
         b, bptr = self.deref(b, ptr)
         if not isinstance(b, dict):
-            return (set(_TYPES), None, {})
+            return (set(_TYPES), None, {}, set(), None)
         values = None
         if "const" in b or "enum" in b:
             vals = [b["const"]] if "const" in b else list(b.get("enum") or [])
@@ -550,7 +552,7 @@ class _Compiler:
         if "integer" in types:
             types.add("number")
         if any(k in b for k in ("anyOf", "oneOf", "allOf", "$ref")):
-            return (set(_TYPES), None, {})
+            return (set(_TYPES), None, {}, set(), None)
         tags = {}
         props = b.get("properties") or {}
         for name in b.get("required") or []:
@@ -559,7 +561,8 @@ class _Compiler:
             if isinstance(sub, dict) and ("const" in sub or "enum" in sub):
                 vals = [sub["const"]] if "const" in sub else list(sub.get("enum") or [])
                 tags[name] = {json.dumps(v, sort_keys=True) for v in vals}
-        return (types, values, tags)
+        closed = b.get("additionalProperties") is False and "patternProperties" not in b
+        return (types, values, tags, set(b.get("required") or []), set(props) if closed else None)
 
     # -- allOf merging
     def merge(self, parts: list, ptrs: list[str], ptr: str) -> dict:
@@ -803,7 +806,12 @@ def _disjoint(a: tuple, b: tuple) -> bool:
     if a[1] is not None and b[1] is not None and not a[1] & b[1]:
         return True
     # the only shared type is object, and both require a property with no value in common
-    return common == {"object"} and any(name in b[2] and not a[2][name] & b[2][name] for name in a[2])
+    if common != {"object"}:
+        return False
+    if any(name in b[2] and not a[2][name] & b[2][name] for name in a[2]):
+        return True
+    # one requires a property the other (closed: additionalProperties false) cannot have
+    return (b[4] is not None and bool(a[3] - b[4])) or (a[4] is not None and bool(b[3] - a[4]))
 
 
 def _unicode_negations(p: str, ptr: str) -> str:
