@@ -24,7 +24,9 @@ Soundness first: every text the grammar accepts is valid against the schema (che
   cycle. In drafts 3 to 7 keywords beside `$ref` are ignored (as those drafts say); from 2019-09 on
   they are merged with the target like `allOf`.
 - `allOf`: merged into one schema when the branches do not set the same keyword differently
-  (`properties` merge per name, `required` unions, `type` intersects); else unsupported.
+  (`properties` merge per name, `required` unions, `type` intersects); else unsupported. A merged
+  schema lists the properties of the schema holding `allOf`/`anyOf`/`oneOf` first, then each
+  branch's new ones, in order: that is the property order of merged objects.
 - `oneOf`: compiled as `anyOf` only when its branches are provably disjoint (no shared type, disjoint
   const/enum values, objects requiring one property with disjoint const/enum values, or one object
   requiring a property the other, closed by `additionalProperties: false`, cannot have); else unsupported.
