@@ -13,10 +13,11 @@ from .generate import StructuredResult, generate_structured
 from .hf.processor import ConstrainedLogitsProcessor
 from .matcher import CompiledGrammar, Matcher
 from .repair import RepairError, json_equal, repair_json
+from .schema import SchemaError, UnsupportedSchemaError, compile_json_schema
 from .vocab import Vocabulary
 
 __all__ = [
     "CompiledGrammar", "ConstrainError", "ConstrainedLogitsProcessor", "DEFAULT_LIMITS", "GenerationError",
-    "GrammarError", "LimitError", "Limits", "Matcher", "RegexError", "RepairError", "StructuredResult", "UnsupportedRegexError",
-    "Vocabulary", "VocabularyError", "compile_choices", "compile_lark", "compile_regex", "generate_structured", "json_equal", "repair_json",
+    "GrammarError", "LimitError", "Limits", "Matcher", "RegexError", "RepairError", "SchemaError", "UnsupportedSchemaError", "StructuredResult", "UnsupportedRegexError",
+    "Vocabulary", "VocabularyError", "compile_choices", "compile_json_schema", "compile_lark", "compile_regex", "generate_structured", "json_equal", "repair_json",
 ]
