@@ -218,3 +218,14 @@ def test_limits_bound_grammar_lexers(smollm2_vocab):
 def greedy_letters(vocab, text):
     by_bytes = {data: tid for tid, data in enumerate(vocab.tokens) if tid not in vocab.special_token_ids}
     return [by_bytes[ch.encode()] for ch in text]
+
+
+def test_terminal_that_loops_to_its_beginning_is_not_complete_midway(smollm2_vocab):
+    """After "ab", /(ab)*c/ is back where it started but has read bytes: the output is not done."""
+    compiled = compile_lark('start: X?\nX: /(ab)*c/\n', smollm2_vocab)
+    m = compiled.matcher()
+    assert m.is_accepting()
+    assert m.advance_many(greedy_letters(smollm2_vocab, "ab"))
+    assert not m.is_accepting() and not m.mask()[smollm2_vocab.eos_token_id]
+    assert m.advance_many(greedy_letters(smollm2_vocab, "c"))
+    assert m.is_accepting()

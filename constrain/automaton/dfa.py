@@ -11,8 +11,11 @@ lexer) the bytes read so far complete.
 """
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 
+from .. import deadline
 from ..errors import LimitError
 from .nfa import NFA
 
@@ -24,9 +27,7 @@ class DFA:
     def __init__(self, nfa: NFA, max_states: int = 20_000):
         self.nfa = nfa
         self.max_states = max_states
-        self._live = _coreachable(nfa)
-        self._classes, self._edge_classes = _byte_classes(nfa)
-        self._ids: dict[frozenset[int], int] = {frozenset(): DEAD}
+        self._ids: dict = {frozenset(): DEAD}
         self._sets: list[frozenset[int]] = [frozenset()]
         self.table = np.full((64, 256), UNFILLED, dtype=np.int32)
         self.table[DEAD] = DEAD
@@ -37,6 +38,27 @@ class DFA:
     @property
     def num_states(self) -> int:
         return len(self._sets)
+
+    def start_for(self, labels) -> int:
+        """The state that starts only the patterns `labels` (a lexer for those terminals): lexers
+        over one shared automaton share every state they can both reach.
+
+        A start state is its own state even when a later state holds the same NFA states (a
+        pattern looping back to its beginning), so `state in starts` means "no byte read yet"."""
+        return self._intern(self._closure([self.nfa.entries[k] for k in labels]), start=True)
+
+    def owner(self, state: int) -> tuple[int, frozenset[int]] | None:
+        """(k, the subset relative to pattern k's states) when `state` is inside pattern k alone:
+        from there the automaton behaves as pattern k's own would, in any union that holds it."""
+        subset = self._sets[state]
+        if not subset or not self.nfa.spans:
+            return None
+        first = min(subset)
+        k = bisect.bisect_right(self.nfa.spans, (first, float("inf"))) - 1
+        lo, hi = self.nfa.spans[k]
+        if max(subset) >= hi:
+            return None
+        return k, frozenset(s - lo for s in subset)
 
     def is_accepting(self, state: int) -> bool:
         return bool(self.accepting[state])
@@ -76,7 +98,7 @@ class DFA:
 
     def _closure(self, states) -> frozenset[int]:
         """Epsilon closure, keeping only states that read a byte or accept, and can still accept."""
-        nfa, live = self.nfa, self._live
+        nfa, live = self.nfa, self.nfa.live
         seen = set(states)
         stack = list(states)
         while stack:
@@ -86,10 +108,12 @@ class DFA:
                     stack.append(t)
         return frozenset(s for s in seen if live[s] and (nfa.edges[s] or s in nfa.accepts))
 
-    def _intern(self, subset: frozenset[int]) -> int:
-        state = self._ids.get(subset)
+    def _intern(self, subset: frozenset[int], start: bool = False) -> int:
+        key = ("start", subset) if start and subset else subset
+        state = self._ids.get(key)
         if state is not None:
             return state
+        deadline.check()
         state = len(self._sets)
         if state >= self.max_states:
             raise LimitError("the automaton has too many states", "max_dfa_states", self.max_states)
@@ -97,7 +121,7 @@ class DFA:
             grow = len(self.table)
             self.table = np.vstack([self.table, np.full((grow, 256), UNFILLED, dtype=np.int32)])
             self.accepting = np.concatenate([self.accepting, np.zeros(grow, dtype=bool)])
-        self._ids[subset] = state
+        self._ids[key] = state
         self._sets.append(subset)
         labels = frozenset(self.nfa.accepts[s] for s in subset if s in self.nfa.accepts)
         self.labels.append(labels)
@@ -105,59 +129,27 @@ class DFA:
         return state
 
     def _fill(self, state: int) -> None:
-        targets: list[set[int]] = [set() for _ in self._classes]
+        """One table row: sweep the byte ranges of the subset's edges, so the work follows the
+        edges of this state, not the byte classes of the whole automaton."""
+        events: dict[int, list[tuple[int, int]]] = {}
         for s in self._sets[state]:
-            for (_, _, t), classes in zip(self.nfa.edges[s], self._edge_classes[s]):
-                for k in classes:
-                    targets[k].add(t)
-        row = np.empty(256, dtype=np.int32)
+            for lo, hi, t in self.nfa.edges[s]:
+                events.setdefault(lo, []).append((t, 1))
+                events.setdefault(hi + 1, []).append((t, -1))
+        row = np.zeros(256, dtype=np.int32)  # DEAD where no edge reads the byte
+        active: dict[int, int] = {}
         cache: dict[frozenset[int], int] = {}
-        for (lo, hi), moved in zip(self._classes, targets):
-            key = frozenset(moved)
-            if key not in cache:
-                cache[key] = self._intern(self._closure(moved)) if moved else DEAD
-            row[lo:hi + 1] = cache[key]
+        points = sorted(events)
+        for p, end in zip(points, points[1:]):
+            for t, d in events[p]:
+                n = active.get(t, 0) + d
+                if n:
+                    active[t] = n
+                else:
+                    del active[t]
+            if active:
+                key = frozenset(active)
+                if key not in cache:
+                    cache[key] = self._intern(self._closure(key))
+                row[p:end] = cache[key]
         self.table[state] = row
-
-
-def _coreachable(nfa: NFA) -> list[bool]:
-    """Which NFA states can reach an accept state."""
-    back: list[list[int]] = [[] for _ in range(nfa.size)]
-    for s in range(nfa.size):
-        for t in nfa.eps[s]:
-            back[t].append(s)
-        for _, _, t in nfa.edges[s]:
-            back[t].append(s)
-    live = [False] * nfa.size
-    for s in nfa.accepts:
-        live[s] = True
-    stack = list(nfa.accepts)
-    while stack:
-        for s in back[stack.pop()]:
-            if not live[s]:
-                live[s] = True
-                stack.append(s)
-    return live
-
-
-def _byte_classes(nfa: NFA) -> tuple[list[tuple[int, int]], list[list[list[int]]]]:
-    """Split 0..255 into intervals no edge distinguishes, and list each edge's intervals."""
-    cuts = {0, 256}
-    for edges in nfa.edges:
-        for lo, hi, _ in edges:
-            cuts.add(lo)
-            cuts.add(hi + 1)
-    bounds = sorted(cuts)
-    classes = [(bounds[k], bounds[k + 1] - 1) for k in range(len(bounds) - 1)]
-    index = {lo: k for k, (lo, _) in enumerate(classes)}
-    edge_classes = []
-    for edges in nfa.edges:
-        per_edge = []
-        for lo, hi, _ in edges:
-            k, ks = index[lo], []
-            while k < len(classes) and classes[k][1] <= hi:
-                ks.append(k)
-                k += 1
-            per_edge.append(ks)
-        edge_classes.append(per_edge)
-    return classes, edge_classes

@@ -8,23 +8,26 @@ an allocation that eats the machine.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ..errors import LimitError
-from .regex import Alt, CharSet, Concat, Node, Repeat
+from .regex import Alt, Automaton, CharSet, Concat, Node, Repeat
 
 ByteSeq = tuple[tuple[int, int], ...]  # one byte range per position
 
 _UTF8_MAX = (0x7F, 0x7FF, 0xFFFF, 0x10FFFF)
 
 
-def utf8_sequences(lo: int, hi: int) -> list[ByteSeq]:
-    """The byte-range sequences whose concatenated matches are exactly the UTF-8 of lo..hi."""
+@lru_cache(maxsize=65536)
+def utf8_sequences(lo: int, hi: int) -> tuple[ByteSeq, ...]:
+    """The byte-range sequences whose concatenated matches are exactly the UTF-8 of lo..hi
+    (cached: JSON string classes repeat the same few ranges in every schema)."""
     out: list[ByteSeq] = []
     if lo <= 0xD7FF:
         _split(lo, min(hi, 0xD7FF), out)
     if hi >= 0xE000:
         _split(max(lo, 0xE000), hi, out)
-    return out
+    return tuple(out)
 
 
 def _split(lo: int, hi: int, out: list[ByteSeq]) -> None:
@@ -56,13 +59,19 @@ class NFA:
     """States are ints; `eps[s]` are epsilon moves, `edges[s]` are (lo, hi, target) byte moves.
 
     `accepts` maps each accepting state to its label: one label for a regex, one per terminal for a
-    lexer, so the DFA can tell which terminals a byte string completes.
+    lexer, so the DFA can tell which terminals a byte string completes. `entries[k]` is where
+    pattern k starts, so a DFA can start from any subset of the patterns; `spans[k]` is the range
+    of states pattern k owns (built the same way wherever the pattern appears).
     """
 
     eps: list[list[int]] = field(default_factory=list)
     edges: list[list[tuple[int, int, int]]] = field(default_factory=list)
     start: int = 0
     accepts: dict[int, int] = field(default_factory=dict)
+    entries: list[int] = field(default_factory=list)
+    spans: list[tuple[int, int]] = field(default_factory=list)
+    live: list[bool] = field(default_factory=list)  # can reach an accept state (set by `build_union`)
+    trimmed: bool = True  # False once a part may not reach the exit (an empty set, a DFA's dead state)
 
     def add_state(self) -> int:
         self.eps.append([])
@@ -74,12 +83,15 @@ class NFA:
         return len(self.eps)
 
 
+@lru_cache(maxsize=4096)
 def estimate_states(node: Node) -> int:
     """An upper bound on the states `build` creates, computed without building."""
     if isinstance(node, CharSet):
         return 2 + sum(len(seq) for lo, hi in node.ranges for seq in utf8_sequences(lo, hi))
     if isinstance(node, (Concat, Alt)):
         return 2 + sum(estimate_states(item) for item in node.items)
+    if isinstance(node, Automaton):
+        return len(node.edges) + 1
     copies = node.max if node.max is not None else node.min + 1
     return 2 + max(copies, 1) * estimate_states(node.item)
 
@@ -97,11 +109,70 @@ def build_union(nodes: list[Node], max_states: int) -> NFA:
                          max_states)
     nfa = NFA()
     nfa.start = nfa.add_state()
+    nfa.live.append(True)
     for label, node in enumerate(nodes):
-        entry, exit_ = _fragment(nfa, node)
+        first = nfa.size
+        entry, exit_ = _paste(nfa, _piece(node))
+        nfa.spans.append((first, nfa.size))
         nfa.eps[nfa.start].append(entry)
+        nfa.entries.append(entry)
         nfa.accepts[exit_] = label
     return nfa
+
+
+def _paste(nfa: NFA, piece: "_Piece") -> tuple[int, int]:
+    """Copy `piece` into `nfa`; return its (entry, exit) there."""
+    first = nfa.size
+    nfa.eps.extend([[t + first for t in targets] for targets in piece.eps])
+    nfa.edges.extend([[(lo, hi, t + first) for lo, hi, t in edges] for edges in piece.edges])
+    if nfa.live:
+        nfa.live.extend(piece.live)
+    nfa.trimmed = nfa.trimmed and piece.trimmed
+    return piece.entry + first, piece.exit + first
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """One pattern's automaton with states from 0, ready to be copied into a union."""
+
+    eps: tuple[tuple[int, ...], ...]
+    edges: tuple[tuple[tuple[int, int, int], ...], ...]
+    entry: int
+    exit: int
+    live: tuple[bool, ...]
+    trimmed: bool
+
+
+@lru_cache(maxsize=256)
+def _piece(node: Node) -> _Piece:
+    """Built once per pattern (cached): JSON schemas repeat the same string and number terminals."""
+    nfa = NFA()
+    entry, exit_ = _fragment(nfa, node)
+    nfa.accepts[exit_] = 0
+    # every Thompson state lies on a path to the exit unless an empty set or a dead DFA state cut it
+    live = [True] * nfa.size if nfa.trimmed else _coreachable(nfa)
+    return _Piece(tuple(map(tuple, nfa.eps)), tuple(map(tuple, nfa.edges)), entry, exit_, tuple(live),
+                  all(live))
+
+
+def _coreachable(nfa: NFA) -> list[bool]:
+    """Which NFA states can reach an accept state."""
+    back: list[list[int]] = [[] for _ in range(nfa.size)]
+    for s in range(nfa.size):
+        for t in nfa.eps[s]:
+            back[t].append(s)
+        for _, _, t in nfa.edges[s]:
+            back[t].append(s)
+    live = [False] * nfa.size
+    for s in nfa.accepts:
+        live[s] = True
+    stack = list(nfa.accepts)
+    while stack:
+        for s in back[stack.pop()]:
+            if not live[s]:
+                live[s] = True
+                stack.append(s)
+    return live
 
 
 def _fragment(nfa: NFA, node: Node) -> tuple[int, int]:
@@ -115,6 +186,7 @@ def _fragment(nfa: NFA, node: Node) -> tuple[int, int]:
                     nxt = exit_ if k == len(seq) - 1 else nfa.add_state()
                     nfa.edges[state].append((blo, bhi, nxt))
                     state = nxt
+        nfa.trimmed = nfa.trimmed and bool(nfa.edges[entry])  # no edge: a set of no characters
         return entry, exit_
     if isinstance(node, Concat):
         entry = exit_ = nfa.add_state()
@@ -130,17 +202,29 @@ def _fragment(nfa: NFA, node: Node) -> tuple[int, int]:
             nfa.eps[entry].append(a)
             nfa.eps[b].append(exit_)
         return entry, exit_
+    if isinstance(node, Automaton):  # one NFA state per DFA state, accepting ones lead to the exit
+        nfa.trimmed = False
+        base = nfa.size
+        for row in node.edges:
+            nfa.eps.append([])
+            nfa.edges.append([(lo, hi, base + t) for lo, hi, t in row])
+        exit_ = nfa.add_state()
+        for s in node.accepting:
+            nfa.eps[base + s].append(exit_)
+        return base + node.start, exit_
     return _repeat(nfa, node)
 
 
 def _repeat(nfa: NFA, node: Repeat) -> tuple[int, int]:
+    """Copies of the item, pasted from one build of it (a 255-character string is 255 copies)."""
+    item = _piece(node.item)
     entry = exit_ = nfa.add_state()
     for _ in range(node.min):
-        a, b = _fragment(nfa, node.item)
+        a, b = _paste(nfa, item)
         nfa.eps[exit_].append(a)
         exit_ = b
     if node.max is None:  # a loop: x*
-        a, b = _fragment(nfa, node.item)
+        a, b = _paste(nfa, item)
         nfa.eps[exit_].append(a)
         nfa.eps[b].append(a)
         end = nfa.add_state()
@@ -150,7 +234,7 @@ def _repeat(nfa: NFA, node: Repeat) -> tuple[int, int]:
     end = nfa.add_state()  # optional copies, nested: (x(x(x)?)?)?
     for _ in range(node.max - node.min):
         nfa.eps[exit_].append(end)
-        a, b = _fragment(nfa, node.item)
+        a, b = _paste(nfa, item)
         nfa.eps[exit_].append(a)
         exit_ = b
     nfa.eps[exit_].append(end)

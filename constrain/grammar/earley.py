@@ -11,7 +11,7 @@ initial state, so each output must start from its own `initial()` for that tree 
 """
 from __future__ import annotations
 
-from .cfg import Grammar, Rule
+from .cfg import Grammar, Rule, productive_symbols
 
 Item = tuple[int, int, int]  # (rule index, dot, origin set)
 
@@ -24,7 +24,7 @@ class EarleyParser:
         self.by_lhs: dict[int, list[int]] = {}
         for k, rule in enumerate(self.rules):
             self.by_lhs.setdefault(rule.lhs, []).append(k)
-        self.nullable = _nullable(self.rules)
+        self.nullable = productive_symbols(self.rules, set())  # derive the empty string
         self.num_terminals = len(grammar.terminals)
 
     def initial(self) -> "ParseState":
@@ -88,14 +88,3 @@ def _closure(parser: EarleyParser, chart: list, seeds: list[Item]) -> tuple[dict
                     agenda.append(n)
     return waiting, accepting
 
-
-def _nullable(rules: list[Rule]) -> set[int]:
-    nullable: set[int] = set()
-    changed = True
-    while changed:
-        changed = False
-        for rule in rules:
-            if rule.lhs not in nullable and all(s in nullable for s in rule.rhs):
-                nullable.add(rule.lhs)
-                changed = True
-    return nullable

@@ -1,0 +1,43 @@
+"""The compile-time bound: `within(seconds)` around a compilation, `check()` inside its loops.
+
+Why cooperative checks and not a timer that interrupts: a compilation shares caches with other
+threads (vocabulary tries, automaton pieces, trie walks), and an exception thrown into arbitrary
+bytecode could leave one of them half updated. `check()` is called where a long compilation spends
+its time (parsing, building automata states, compiling subschemas), so the work between two checks
+is small and bounded by the other limits. The deadline lives in a context variable: it applies to
+the thread (or task) compiling and to nothing else, and masks computed later while generating are
+never cut short.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from .errors import LimitError
+
+_DEADLINE: ContextVar[tuple[float, float] | None] = ContextVar("constrain_deadline", default=None)
+
+
+@contextmanager
+def within(seconds: float | None) -> Iterator[None]:
+    """Make `check()` raise `LimitError` once `seconds` have passed (None: no bound). An enclosing
+    deadline that ends sooner still holds."""
+    outer = _DEADLINE.get()
+    if seconds is None:
+        yield
+        return
+    ends = time.monotonic() + seconds
+    token = _DEADLINE.set((ends, seconds) if outer is None or ends < outer[0] else outer)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def check() -> None:
+    """Raise `LimitError` if the current compilation is past its deadline (cheap: call it often)."""
+    deadline = _DEADLINE.get()
+    if deadline is not None and time.monotonic() > deadline[0]:
+        raise LimitError(f"compiling took more than {deadline[1]:g} s", "max_compile_seconds", deadline[1])

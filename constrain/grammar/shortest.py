@@ -1,0 +1,146 @@
+"""Shortest texts that finish an Earley parse: what the token budget closes an output with.
+
+Per grammar, once: a shortest string of every symbol (Knuth's generalisation of Dijkstra to
+grammars: a rule is evaluated when all its symbols are final, so no choice depends on itself).
+
+Per output: `goal(j)` says, for each symbol X some item of chart set j waits on, the fewest bytes
+that finish the whole parse once an X spanning from j to "now" is read: an item (A -> a . X b, o)
+costs |b| plus the goal of A in set o. Items predicted in set j itself (o = j) make the sets' goals
+depend on each other, so each set is solved by Dijkstra; the goals of a set never change once it
+exists, so each is computed once per output and shared by every later parse state.
+"""
+from __future__ import annotations
+
+import heapq
+
+from .earley import EarleyParser, ParseState
+
+Goal = dict[int, tuple[int, tuple[int, int, int]]]  # symbol -> (bytes, the item that achieves it)
+
+
+class SymbolStrings:
+    """A shortest string of every symbol of a parser's grammar (including the augmented start), given
+    one of every terminal (None: the terminal matches nothing)."""
+
+    def __init__(self, parser: EarleyParser, terminals: list[bytes | None]):
+        self.parser = parser
+        rules = parser.rules
+        final: dict[int, bytes] = {}
+        heap = [(len(s), t, s) for t, s in enumerate(terminals) if s is not None]
+        missing = [len(rule.rhs) for rule in rules]
+        uses: dict[int, list[int]] = {}
+        for r, rule in enumerate(rules):
+            for symbol in rule.rhs:
+                uses.setdefault(symbol, []).append(r)
+            if not rule.rhs:
+                heap.append((0, rule.lhs, b""))
+        heapq.heapify(heap)
+        while heap:
+            _, symbol, s = heapq.heappop(heap)
+            if symbol in final:
+                continue
+            final[symbol] = s
+            for r in uses.get(symbol, ()):
+                missing[r] -= 1
+                if missing[r] == 0:
+                    s2 = b"".join(final[x] for x in rules[r].rhs)
+                    heapq.heappush(heap, (len(s2), rules[r].lhs, s2))
+        self.strings = final
+        self._suffixes: dict[tuple[int, int], bytes] = {}
+        # bytes of rhs[d:] for every rule and dot
+        self.suffix_len = [[sum(len(final[x]) for x in rule.rhs[d:]) for d in range(len(rule.rhs) + 1)]
+                           for rule in rules]
+
+    def suffix(self, rule: int, dot: int) -> bytes:
+        found = self._suffixes.get((rule, dot))
+        if found is None:
+            found = self._suffixes[rule, dot] = b"".join(self.strings[x] for x in self.parser.rules[rule].rhs[dot:])
+        return found
+
+
+class ParseCompletions:
+    """Shortest completions of the parse states of one output (memoised per chart set)."""
+
+    def __init__(self, strings: SymbolStrings):
+        self.strings = strings
+        # id(chart set) -> (the set, kept alive; its goals; their texts, filled on demand)
+        self._goals: dict[int, tuple[dict, Goal, dict[int, bytes]]] = {}
+
+    def after(self, parse: ParseState, terminal: int) -> bytes | None:
+        """Shortest bytes that finish the parse once `terminal` is read next (None: it cannot be)."""
+        n = len(parse.chart) - 1
+        if terminal not in self._goal(parse.chart, n):
+            return None
+        return self._spell(parse.chart, n, terminal)
+
+    def complete(self, parse: ParseState) -> bytes:
+        """Shortest bytes that finish the parse from where it is."""
+        if parse.accepting:
+            return b""
+        n = len(parse.chart) - 1
+        goal, strings = self._goal(parse.chart, n), self.strings.strings
+        symbol = min(goal, key=lambda x: len(strings[x]) + goal[x][0])
+        return strings[symbol] + self._spell(parse.chart, n, symbol)
+
+    def _spell(self, chart: list, j: int, symbol: int) -> bytes:
+        """The goal's text, memoised per (set, symbol): the chains up to the start share their tails."""
+        augmented, rules = len(self.strings.parser.rules) - 1, self.strings.parser.rules
+        chain = []
+        while True:
+            _, goal, spelled = self._goals[id(chart[j])]
+            done = spelled.get(symbol)
+            if done is not None:
+                break
+            rule, dot, origin = goal[symbol][1]
+            chain.append((spelled, symbol, self.strings.suffix(rule, dot + 1)))
+            if rule == augmented:
+                done = b""
+                break
+            symbol, j = rules[rule].lhs, origin
+        for spelled, symbol, head in reversed(chain):
+            done = spelled[symbol] = head + done
+        return done
+
+    def _goal(self, chart: list, j: int) -> Goal:
+        hit = self._goals.get(id(chart[j]))
+        if hit is not None:
+            return hit[1]
+        todo, needed = [j], set()
+        while todo:  # every earlier set this one's items lead back to, solved from the bottom up
+            k = todo.pop()
+            if k in needed or id(chart[k]) in self._goals:
+                continue
+            needed.add(k)
+            todo.extend(o for items in chart[k].values() for _, _, o in items if o < k)
+        for k in sorted(needed):
+            self._goals[id(chart[k])] = (chart[k], self._solve(chart, k), {})
+        return self._goals[id(chart[j])][1]
+
+    def _solve(self, chart: list, j: int) -> Goal:
+        rules, suffix_len = self.strings.parser.rules, self.strings.suffix_len
+        augmented = len(rules) - 1
+        heap: list[tuple[int, int, tuple[int, int, int]]] = []
+        waits_on: dict[int, list[tuple[int, int, tuple[int, int, int]]]] = {}  # A -> items needing A's goal here
+        for symbol, items in chart[j].items():
+            for item in items:
+                rule, dot, origin = item
+                cost = suffix_len[rule][dot + 1]
+                if rule == augmented:
+                    heap.append((cost, symbol, item))
+                elif origin < j:
+                    below = self._goals[id(chart[origin])][1].get(rules[rule].lhs)
+                    if below is not None:
+                        heap.append((cost + below[0], symbol, item))
+                else:
+                    waits_on.setdefault(rules[rule].lhs, []).append((symbol, cost, item))
+        heapq.heapify(heap)
+        goal: Goal = {}
+        while heap:
+            cost, symbol, item = heapq.heappop(heap)
+            if symbol in goal:
+                continue
+            goal[symbol] = (cost, item)
+            for waiting, extra, it in waits_on.get(symbol, ()):
+                if waiting not in goal:
+                    heapq.heappush(heap, (cost + extra, waiting, it))
+        return goal
