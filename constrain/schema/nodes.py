@@ -1,0 +1,65 @@
+"""Small builders of regex syntax trees shared by the string and number translations."""
+from __future__ import annotations
+
+from ..automaton import regex as rx
+from ..automaton.regex import EMPTY, Alt, CharSet, Concat, Node
+
+MAX_REPEAT = 1000  # largest string length / item count bound we unroll
+ANY_CHAR: rx.Ranges = ((0, 0xD7FF), (0xE000, rx.MAX_CODEPOINT))  # every code point JSON text may hold
+
+
+def charset(*ranges) -> CharSet:
+    return CharSet(rx.normalize(ranges))
+
+
+def cat(*items: Node) -> Node:
+    return Concat(tuple(items))
+
+
+def alt(items: list[Node]) -> Node | None:
+    items = list(dict.fromkeys(items))
+    if not items:
+        return None
+    return items[0] if len(items) == 1 else Alt(tuple(items))
+
+
+def parse(pattern: str) -> Node:
+    return rx.parse(pattern)
+
+
+def fixed_range(lo: int, hi: int, width: int, base: int, digit) -> Node:
+    """Fixed-width digit strings (leading zeros included) whose value is in [lo, hi]."""
+    if width == 0:
+        return EMPTY
+    unit = base ** (width - 1)
+    a, b = divmod(lo, unit)
+    c, d = divmod(hi, unit)
+    if a == c:
+        return cat(digit(a, a), fixed_range(b, d, width - 1, base, digit))
+    parts = []
+    if b == 0:
+        first = a
+    else:
+        parts.append(cat(digit(a, a), fixed_range(b, unit - 1, width - 1, base, digit)))
+        first = a + 1
+    if d == unit - 1:
+        last = c
+    else:
+        last = c - 1
+    if first <= last:
+        parts.append(cat(digit(first, last), fixed_range(0, unit - 1, width - 1, base, digit)))
+    if d != unit - 1:
+        parts.append(cat(digit(c, c), fixed_range(0, d, width - 1, base, digit)))
+    return alt(parts)
+
+
+
+def intersect(a: rx.Ranges, b: rx.Ranges) -> rx.Ranges:
+    out = []
+    for lo, hi in a:
+        for lo2, hi2 in b:
+            if max(lo, lo2) <= min(hi, hi2):
+                out.append((max(lo, lo2), min(hi, hi2)))
+    return rx.normalize(out)
+
+

@@ -1,0 +1,183 @@
+"""Objects: declared properties in schema order (optional ones skippable), then undeclared names.
+
+The members are a small automaton whose states become nonterminals: a state is the position reached
+in each property order list plus the number of members written so far (saturating once it no longer
+matters), which is what `minProperties`/`maxProperties` need. A merged schema (allOf, `$ref` siblings,
+anyOf/oneOf beside other keywords) keeps each part's `properties` order: its members may come in any
+interleaving of those orders (a name declared by several parts follows the last one's order), so
+whichever part the writer followed, the object is accepted.
+"""
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from ..automaton.regex import literal
+from .errors import SchemaError
+from .nodes import cat
+from .names import Names, matches
+from .strings import raw_key_not_in
+
+if TYPE_CHECKING:
+    from .compiler import _Compiler
+
+ORDERS = "$constrain:orders"  # a merged schema's property order lists, one per part (set by merge)
+MAX_OBJECT_STATES = 5000
+MAX_PROPERTY_COUNT = 100  # largest minProperties/maxProperties we count to
+
+
+def object_alternatives(c: "_Compiler", schema: dict, ptr: str, depth: int) -> list[tuple]:
+    """Right-hand sides for the objects `schema` allows."""
+    props = schema.get("properties", {}) or {}
+    if not isinstance(props, dict):
+        raise SchemaError("properties must be an object", f"{ptr}/properties")
+    required = list(dict.fromkeys(schema.get("required", []) or []))
+    additional = schema.get("additionalProperties", True)
+    lo, hi = _count_bounds(c, schema, ptr)
+    if hi is not None and hi < lo:
+        return []
+    names = Names(c, schema, ptr) if "patternProperties" in schema or "propertyNames" in schema else None
+    values: dict[str, tuple[Any, str]] = {name: (sub, f"{ptr}/properties/{_esc(name)}") for name, sub in props.items()}
+    for name in required:
+        if name not in values:
+            matched = names is not None and any(matches(dfa, name) for dfa in names.dfas)
+            values[name] = (True if matched else additional, f"{ptr}/required/{_esc(name)}")
+    for name in names.finite or [] if names is not None else []:
+        if name not in values:
+            matched = any(matches(dfa, name) for dfa in names.dfas)
+            values[name] = (True if matched else additional, f"{ptr}/propertyNames")
+    if names is not None:
+        values = {name: (names.value_schema(name, sub), sptr) for name, (sub, sptr) in values.items()}
+    orders = schema.get(ORDERS, [list(props)])
+    owner = {name: k for k, order in enumerate(orders) for name in order}  # a shared name: the last part's
+    orders = [[n for n in order if n in values and owner[n] == k] for k, order in enumerate(orders)]
+    extras = [[n] for n in values if not any(n in order for order in orders)]  # in any order
+    orders = [order for order in orders + extras if order]
+    try:
+        machine = _Members(orders, set(required), lo, hi)
+    except _TooManyStates:
+        try:
+            machine = _Members([list(values)], set(required), lo, hi)  # one order: the merged one
+        except _TooManyStates:
+            c.unsupported(f"counting members of an object with {len(values)} declared properties takes more "
+                          f"than {MAX_OBJECT_STATES} states", f"{ptr}/{'maxProperties' if hi is not None else 'minProperties'}")
+            lo, hi = 0, None
+            machine = _Members([list(values)], set(required), lo, hi)
+
+    layout, nt = c.layout, {}
+    comma = c.t(layout.comma(depth), "COMMA")
+
+    def state(s) -> tuple:
+        if s not in nt:
+            nt[s] = c.nt(f"{ptr}#members{len(nt)}")
+        return ("n", nt[s])
+
+    keys = {name: c.t(cat(literal(json.dumps(name)), layout.colon()), json.dumps(name))
+            for name in values}
+    members = {name: ("n", c.compile(sub, sptr, depth + 1)) for name, (sub, sptr) in values.items()}
+    if names is not None:
+        classes = [] if names.finite is not None else names.undeclared(list(values), additional)
+    else:
+        classes = [] if additional is False else [(raw_key_not_in(list(values)), additional, f"{ptr}/additionalProperties")]
+    more = [(c.t(cat(key, layout.colon()), f"KEY@{sptr}"), ("n", c.compile(sub, sptr, depth + 1)))
+            for key, sub, sptr in classes]
+    for s in machine.states():
+        lhs = state(s)[1]
+        sep = (comma,) if s[1] else ()
+        for name, nxt in machine.moves(s):
+            c.rule(lhs, *sep, keys[name], members[name], state(nxt))
+        if machine.declared_done(s):
+            if s[1] >= max(lo, 1):
+                c.rule(lhs)
+            for key, value in more if machine.below_max(s[1]) else ():
+                c.rule(lhs, *sep, key, value, state(((), machine.bump(s[1]))))
+    out = [(c.t(layout.open("{", depth), "{"), state(machine.start), c.t(layout.close("}", depth), "}"))]
+    if lo == 0 and not required:
+        out.append((c.t(layout.empty("{}"), "{}"),))
+    return out
+
+
+class _TooManyStates(Exception):
+    pass
+
+
+class _Members:
+    """The member automaton: a state is (positions in each order list, members written so far);
+    the undeclared part after the declared one has no positions (`()`)."""
+
+    def __init__(self, orders: list[list[str]], required: set[str], lo: int, hi: int | None):
+        self.orders, self.required, self.lo, self.hi = orders, required, lo, hi
+        self.cap = hi if hi is not None else max(lo, 1)
+        self.start = (tuple(0 for _ in orders), 0)
+        self._states = self._explore()
+
+    def bump(self, k: int) -> int:
+        return min(k + 1, self.cap)
+
+    def below_max(self, k: int) -> bool:
+        return self.hi is None or k < self.hi
+
+    def moves(self, s) -> list[tuple[str, tuple]]:
+        pos, k = s
+        if not pos or not self.below_max(k):
+            return []
+        out = []
+        for name in dict.fromkeys(n for order, p in zip(self.orders, pos) for n in order[p:]):
+            nxt = list(pos)
+            ok = True
+            for j, order in enumerate(self.orders):
+                if name in order:
+                    at = order.index(name)
+                    if at < pos[j] or any(n in self.required for n in order[pos[j]:at]):
+                        ok = False
+                        break
+                    nxt[j] = at + 1
+            if ok:
+                out.append((name, (tuple(nxt), self.bump(k))))
+        return out
+
+    def declared_done(self, s) -> bool:
+        """May the declared part end here (no required name left)?"""
+        pos, _ = s
+        return not any(n in self.required for order, p in zip(self.orders, pos) for n in order[p:])
+
+    def states(self) -> list:
+        return self._states
+
+    def _explore(self) -> list:
+        seen, stack = {self.start}, [self.start]
+        while stack:
+            s = stack.pop()
+            nxt = [t for _, t in self.moves(s)]
+            if self.declared_done(s) and s[0]:
+                nxt.append(((), s[1]))
+            if not s[0] and self.below_max(s[1]):
+                nxt.append(((), self.bump(s[1])))
+            for t in nxt:
+                if t not in seen:
+                    seen.add(t)
+                    stack.append(t)
+                    if len(seen) > MAX_OBJECT_STATES:
+                        raise _TooManyStates
+        return sorted(seen, key=lambda s: (len(s[0]) == 0, s))
+
+
+def _count_bounds(c: "_Compiler", schema: dict, ptr: str) -> tuple[int, int | None]:
+    lo, hi = schema.get("minProperties", 0), schema.get("maxProperties")
+    for key, v in (("minProperties", lo), ("maxProperties", hi)):
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
+            raise SchemaError(f"{key} must be a non-negative integer", f"{ptr}/{key}")
+        lo, hi = (v, hi) if key == "minProperties" else (lo, v)
+    if lo > MAX_PROPERTY_COUNT:
+        c.unsupported(f"minProperties above {MAX_PROPERTY_COUNT} is not supported", f"{ptr}/minProperties")
+        lo = 0
+    if hi is not None and hi > MAX_PROPERTY_COUNT:
+        c.unsupported(f"maxProperties above {MAX_PROPERTY_COUNT} is not supported", f"{ptr}/maxProperties")
+        hi = None
+    return lo, hi
+
+
+def _esc(name: str) -> str:
+    return name.replace("~", "~0").replace("/", "~1")
