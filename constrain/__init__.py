@@ -6,8 +6,9 @@ the vocabulary is indexed as a byte trie (`index/`), per-token masks are compute
 through the automaton (`mask/`) behind one `Matcher` interface (`matcher`), applied during sampling
 (`hf/processor`) and driven end to end by `generate_structured` (`generate`).
 """
+from .budget import min_new_tokens
 from .compile import DEFAULT_LIMITS, Limits, compile_choices, compile_lark, compile_regex
-from .errors import (ConstrainError, GenerationError, GrammarError, LimitError, RegexError,
+from .errors import (BudgetError, ConstrainError, GenerationError, GrammarError, LimitError, RegexError,
                      UnsupportedRegexError, VocabularyError)
 from .generate import StructuredResult, generate_structured
 from .hf.processor import ConstrainedLogitsProcessor
@@ -17,7 +18,7 @@ from .schema import SchemaError, UnsupportedSchemaError, compile_json_schema
 from .vocab import Vocabulary
 
 __all__ = [
-    "CompiledGrammar", "ConstrainError", "ConstrainedLogitsProcessor", "DEFAULT_LIMITS", "GenerationError",
+    "BudgetError", "CompiledGrammar", "ConstrainError", "ConstrainedLogitsProcessor", "DEFAULT_LIMITS", "GenerationError",
     "GrammarError", "LimitError", "Limits", "Matcher", "RegexError", "RepairError", "SchemaError", "UnsupportedSchemaError", "StructuredResult", "UnsupportedRegexError",
-    "Vocabulary", "VocabularyError", "compile_choices", "compile_json_schema", "compile_lark", "compile_regex", "generate_structured", "json_equal", "repair_json",
+    "Vocabulary", "VocabularyError", "compile_choices", "compile_json_schema", "compile_lark", "compile_regex", "generate_structured", "json_equal", "min_new_tokens", "repair_json",
 ]

@@ -15,6 +15,7 @@ class ConstrainedLogitsProcessor(LogitsProcessor):
     copied for every row. The processor feeds each row's newest token to its matcher before masking,
     so it must see every step of one `generate` call, in order (beam search, which reorders rows, is
     not supported). Logits wider than the vocabulary (a padded lm head) are masked out past its end.
+    Matchers made with `budget=max_new_tokens` close their output in time (`constrain.budget`).
     """
 
     def __init__(self, matchers: Matcher | list[Matcher]):
