@@ -56,6 +56,7 @@ from referencing.exceptions import NoSuchResource
 from referencing.jsonschema import DRAFT202012
 
 from benchmarks.engines import Engine, Unsupported, available
+from constrain.schema import FORMAT_CHECKER
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
@@ -141,7 +142,7 @@ def is_valid(schema: Any, value: Any) -> bool:
     """`jsonschema`'s verdict for the schema's draft (2020-12 by default), formats asserted with the
     2020-12 format checker whatever the draft (constrain enforces the formats it supports in all)."""
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    checker = jsonschema.Draft202012Validator.FORMAT_CHECKER
+    checker = FORMAT_CHECKER
     return cls(schema, format_checker=checker, registry=REGISTRY).is_valid(value)
 
 

@@ -74,7 +74,7 @@ def main() -> None:
     trie = trie_of(vocab)
     print(f"vocabulary {args.vocab}: {vocab.size} tokens, trie of {trie.num_nodes} nodes built in "
           f"{(time.perf_counter() - start) * 1e3:.0f} ms (once per process)\n")
-    print(f"| constraint | compile ms | DFA states | masks timed | mask p50 us | mask p99 us | mask max us |")
+    print("| constraint | compile ms | DFA states | masks timed | mask p50 us | mask p99 us | mask max us |")
     print("|---|---|---|---|---|---|---|")
     rng = random.Random(0)
     everything = []

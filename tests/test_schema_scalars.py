@@ -16,15 +16,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from benchmarks.masks import DATA
 from constrain.automaton import nfa, regex as rx
 from constrain.automaton.dfa import DEAD, DFA
 from constrain.automaton.product import NOTHING, compact, intersect, minimal_dfa
-from constrain.schema import SchemaError, UnsupportedSchemaError, compile_json_schema
+from constrain.schema import FORMAT_CHECKER, SchemaError, UnsupportedSchemaError, compile_json_schema
 from constrain.schema.formats import FORMATS
 from constrain.schema.numbers import integer_pattern, number_pattern
 from constrain.schema.strings import string_pattern
 
-CHECKER = jsonschema.Draft202012Validator.FORMAT_CHECKER
+CHECKER = FORMAT_CHECKER
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 
 
@@ -174,8 +175,7 @@ def test_unsupported_patterns_name_the_position(pattern, position):
 
 def test_dev_sample_patterns_compile():
     """Patterns of the JSONSchemaBench dev sample: all but lookaround and anchors inside groups."""
-    from pathlib import Path
-    bench = Path("/work/shared/data/jsonschemabench-dev")
+    bench = DATA / "jsonschemabench-dev"
     patterns, refused = set(), []
 
     def walk(node):

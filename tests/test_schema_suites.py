@@ -26,14 +26,7 @@ from benchmarks.masks import (
 BENCH_SCHEMAS = 40  # stratified by dataset: 176 instances
 SUITE_FILES = sorted(p.name for p in (TEST_SUITE / "draft2020-12").glob("*.json"))  # the required ones
 FLOORS = {"bench": 33, "test-suite": 191}  # compiled schemas, at least
-KNOWN_FAILURES = {
-    "type.json#0": "valid rejected: an integer is written without a fraction, so 1.0 is refused for type integer",
-    "additionalProperties.json#1": "valid rejected: a non-ASCII property name matched by patternProperties, "
-                                   "written \\u-escaped by json.dumps, is refused",
-    "format.json#12": "valid rejected: format iri is enforced, while jsonschema (without rfc3987) does not check "
-                      "it, so a malformed IRI is valid to it",
-    "format.json#13": "valid rejected: format iri-reference, as format.json#12",
-}
+KNOWN_FAILURES: dict[str, str] = {}
 
 
 def _known(case_id: str) -> str | None:

@@ -24,7 +24,7 @@ def _decode(data: bytes) -> str:
 
 
 def repair_json(text: str | bytes, schema: dict | None = None) -> Any:
-    """The JSON value the model meant by `text`, following /work/shared/REPAIR-CONVENTIONS.md.
+    """The JSON value the model meant by `text`, following ../shared/REPAIR-CONVENTIONS.md (beside the repository).
 
     Strict JSON comes back exactly as `json.loads` gives it. Otherwise the value is located (fences,
     tags, prose), repaired (quotes, commas, comments, literals, truncation...) and returned as plain

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .compiler import compile_schema, load_schema, schema_to_grammar
 from .errors import SchemaError, UnsupportedSchemaError
+from .formats import FORMAT_CHECKER
 from .layout import WHITESPACE_MODES
 
 
@@ -31,5 +32,5 @@ def compile_json_schema(schema, vocab, *, whitespace: str = "compact", lenient: 
     return compiled
 
 
-__all__ = ["SchemaError", "UnsupportedSchemaError", "WHITESPACE_MODES", "compile_json_schema", "compile_schema",
+__all__ = ["FORMAT_CHECKER", "SchemaError", "UnsupportedSchemaError", "WHITESPACE_MODES", "compile_json_schema", "compile_schema",
            "load_schema", "schema_to_grammar"]

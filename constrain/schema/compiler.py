@@ -14,8 +14,9 @@ Soundness first: every text the grammar accepts is valid against the schema (che
   schema (allOf, `$ref` siblings, anyOf/oneOf/if beside other keywords) accepts any interleaving of
   its parts' orders (see `objects.py`). Unless `additionalProperties` is `false`, other properties
   (value checked by the `additionalProperties` schema or any JSON value) may follow the declared
-  ones; their names are printable ASCII without escapes, which keeps "not a declared name" small.
-- Integers are written as digits (`1`, not `1.0` or `1e0`); numbers with bounds or `multipleOf` as
+  ones, their names spelled as `json.dumps` writes them (`names.py`).
+- Integers are written as digits, or with a zero fraction below 1e15 (`1.0` is an integer; not
+  `1e0`, nor `-0`); numbers with bounds or `multipleOf` as
   `json.dumps` writes them (plain decimals, normalised exponents `1e-05`, `1.5e+20`), multiples of an
   integral step as integers (`numbers.py`).
 - Strings (`strings.py`): `pattern` is a search on the decoded string, read so that ECMA-262 and
@@ -75,8 +76,10 @@ from ..errors import LimitError
 from ..grammar.cfg import Grammar, Rule, Terminal
 from .arrays import array_alternatives
 from .errors import SchemaError, UnsupportedSchemaError
+from .formats import FORMAT_CHECKER
 from .layout import Layout
-from .negation import NOT_STRINGS, negate, words_except
+from .negation import NOT_STRINGS, negate
+from .nodes import words_except
 from .numbers import integer_pattern, number_pattern
 from .objects import ORDERS, object_alternatives
 from .refs import Resolver
@@ -161,9 +164,7 @@ class _Compiler:
 
     def validator(self):
         if self._validator is None:
-            import jsonschema
-
-            self._validator = self.cls(self.root, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+            self._validator = self.cls(self.root, format_checker=FORMAT_CHECKER)
         return self._validator
 
     def deref(self, schema: Any, ptr: str, seen=()) -> tuple[Any, str]:

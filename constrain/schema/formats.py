@@ -1,7 +1,7 @@
 """`format` as regexes over the decoded string, each accepting only what `jsonschema` accepts.
 
-`jsonschema` asserts a format only when its format checker knows the name (we use the draft 2020-12
-checker for every draft, as the compiler's validator does); any other name (`int32`, `topic`, a
+`jsonschema` asserts a format only when its format checker knows the name (we use `FORMAT_CHECKER`,
+the draft 2020-12 checker, for every draft, wherever a value is validated); any other name (`int32`, `topic`, a
 misspelling) is an annotation and constrains nothing, as the specification says of unknown formats.
 
 Each regex below is written from the format's RFC and checked (tests/test_schema_scalars.py,
@@ -20,6 +20,8 @@ anyone writes (the `email` checker only looks for an `@`), the regex is the comm
   (8-4-4-4-12 hex digits).
 - uri, uri-reference: RFC 3986 exactly (what rfc3986-validator reads), percent-escapes included.
 - iri, iri-reference: RFC 3987 with non-ASCII letters of the BMP; hosts are names or IPv4 addresses.
+  jsonschema checks them only with the optional rfc3987 packages (one costs 7 s per import), so
+  `FORMAT_CHECKER` checks them with these same regexes when it has no checker of its own.
 - json-pointer, relative-json-pointer: RFC 6901 and its relative form.
 - regex: a sequence of literal characters, escapes, classes, `.`, quantifiers, groups (two levels)
   and alternation, a subset of what Python's `re` compiles.
@@ -31,7 +33,10 @@ escaped or not. `UNSUPPORTED` lists the checked formats we do not enforce (repor
 """
 from __future__ import annotations
 
+import re
 from functools import lru_cache
+
+import jsonschema
 
 from ..automaton.nfa import estimate_states
 from ..automaton.product import compact
@@ -153,6 +158,19 @@ _REGEXES: dict[str, str] = {
     "regex": _regex_subset(),
 }
 FORMATS = sorted(_REGEXES) + ["hostname"]
+
+
+def _format_checker() -> jsonschema.FormatChecker:
+    checker = jsonschema.FormatChecker(())
+    checker.checkers = dict(jsonschema.Draft202012Validator.FORMAT_CHECKER.checkers)
+    for name in ("iri", "iri-reference"):
+        if name not in checker.checkers:
+            pattern = re.compile(_REGEXES[name])
+            checker.checks(name)(lambda value, p=pattern: not isinstance(value, str) or bool(p.fullmatch(value)))
+    return checker
+
+
+FORMAT_CHECKER = _format_checker()  # what validates every value: jsonschema's, plus the iri formats
 UNSUPPORTED = {"idn-hostname": "IDNA 2008 rules are not enforced",
                "uri-template": "RFC 6570 templates are not enforced"}
 

@@ -2,12 +2,13 @@
 
 A declared name's value must also satisfy the schema of every pattern that finds a match in it, and
 a name `propertyNames` rejects cannot appear (a `propertyNames` enum makes every name it lists a
-declared, optional one, in any order, and no other name can appear). Undeclared names (printable ASCII spelled without
-escapes, the documented default, so the spelling is the name) are split by the set of patterns that
-match them: each non-empty class is one key terminal, built as an automaton intersection (and
-complement, for "matches no other pattern") of the name languages, whose value satisfies those
-patterns' schemas, or `additionalProperties` for the names no pattern matches. So the classes are
-disjoint and the lexer never has to guess which schema a key's value follows.
+declared, optional one, in any order, and no other name can appear). Names are spelled as `json.dumps`
+writes them (one spelling per name, so a set of names and its spellings are interchangeable).
+Undeclared names are split by the set of patterns that match them: each non-empty class is one key
+terminal, built as an automaton intersection (and complement, for "matches no other pattern") of the
+name languages, whose value satisfies those patterns' schemas, or `additionalProperties` for the
+names no pattern matches. So the classes are disjoint and the lexer never has to guess which schema a
+key's value follows.
 """
 from __future__ import annotations
 
@@ -16,21 +17,34 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..automaton import regex as rx
 from ..automaton.product import NOTHING, intersect, minimal_dfa
 from ..automaton.regex import Automaton, CharSet, Node, Repeat, literal
 from ..errors import LimitError
-from .negation import words_except
-from .nodes import cat
+from .nodes import alt, cat, intersect as intersect_ranges, words_except
 from .patterns import pattern_content
 from .refs import escape
-from .strings import RAW_KEY_CHAR, string_pattern
+from .spelling import NAME, PLAIN, encode_charset, encode_content
+from .strings import string_pattern
 
 if TYPE_CHECKING:
     from .compiler import _Compiler
 
 MAX_PATTERNS = 4  # patternProperties split undeclared names into up to 2^k classes
 MAX_STATES = 20_000
-_RAW = Repeat(CharSet(RAW_KEY_CHAR), 0, None)
+# a name with a character json.dumps escapes (that escape comes after raw characters)
+_ESCAPED = cat(Repeat(CharSet(PLAIN), 0, None), encode_charset(rx.complement(PLAIN), dumps=True), NAME)
+
+
+def key_not_in(words: list[str]) -> Node:
+    """The quoted spellings of the property names other than `words`: a complement trie over raw
+    characters plus every name with an escape, or (a declared name has an escape itself) the trie over
+    all characters, spelled."""
+    if all(intersect_ranges(((ord(c), ord(c)),), PLAIN) for w in words for c in w):
+        content = alt([words_except(words, PLAIN), _ESCAPED])
+    else:
+        content = encode_content(words_except(words), dumps=True)
+    return _quoted(content)
 
 
 class Names:
@@ -53,6 +67,7 @@ class Names:
         except LimitError:
             c.unsupported("patternProperties: a pattern's automaton is too large", f"{ptr}/patternProperties")
             self.patterns, self.dfas = [], []
+        self.spelled = [encode_content(node, dumps=True) for _, node, _ in self.patterns]
         self.finite: list[str] | None = None  # propertyNames as a list of names: each one declared
         self.names_schema = schema.get("propertyNames", True)
         self.names_node = self._names_node(self.names_schema) if self.names_schema is not True else None
@@ -86,17 +101,17 @@ class Names:
 
     def undeclared(self, declared: list[str], additional: Any) -> list[tuple[Node, Any, str]]:
         """(quoted key without the colon, value schema, pointer) for each class of undeclared names."""
-        base = [_quoted(_RAW), _quoted(words_except(declared))]
+        base = [key_not_in(declared)]
         if self.names_node is not None:
-            base.append(self.names_node)  # a spelling language: raw names are spelled as themselves
+            base.append(self.names_node)  # every spelling of the allowed names, json.dumps's among them
         out = []
         k = len(self.patterns)
         for size in range(k, -1, -1):
             for chosen in combinations(range(k), size):
                 if not chosen and additional is False:
                     continue
-                parts = list(base) + [_quoted(self.patterns[i][1]) for i in chosen]
-                parts += [_quoted(_complement(self.patterns[j][1])) for j in range(k) if j not in chosen]
+                parts = list(base) + [_quoted(self.spelled[i]) for i in chosen]
+                parts += [_quoted(_complement(self.spelled[j])) for j in range(k) if j not in chosen]
                 try:
                     body = intersect(parts, max_states=MAX_STATES)
                 except LimitError:

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..automaton import regex as rx
-from ..automaton.regex import EMPTY, CharSet, Node, Repeat, literal
 from .errors import UnsupportedSchemaError
-from .nodes import ANY_CHAR, alt, cat, intersect
 
 if TYPE_CHECKING:
     from .compiler import _Compiler
@@ -110,26 +107,3 @@ def _union(parts: list) -> Any:
     if not parts:
         return False
     return parts[0] if len(parts) == 1 else {"anyOf": parts}
-
-
-def words_except(words: list[str]) -> Node:
-    """Decoded string content other than `words` (a complement trie, so it stays small)."""
-    anything = Repeat(CharSet(ANY_CHAR), 0, None)
-
-    def build(ws: list[str]) -> Node:
-        heads: dict[str, list[str]] = {}
-        is_word = False
-        for w in ws:
-            if w == "":
-                is_word = True
-            else:
-                heads.setdefault(w[0], []).append(w[1:])
-        parts: list[Node] = [] if is_word else [EMPTY]
-        other = intersect(rx.complement(rx.normalize([(ord(h), ord(h)) for h in heads])), ANY_CHAR)
-        if other:
-            parts.append(cat(CharSet(other), anything))
-        for h, rest in heads.items():
-            parts.append(cat(literal(h), build(rest)))
-        return alt(parts) or CharSet(())
-
-    return build(list(dict.fromkeys(words)))

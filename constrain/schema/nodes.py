@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..automaton import regex as rx
-from ..automaton.regex import EMPTY, Alt, CharSet, Concat, Node
+from ..automaton.regex import EMPTY, Alt, CharSet, Concat, Node, Repeat, literal
 
 MAX_REPEAT = 1000  # largest string length / item count bound we unroll
 ANY_CHAR: rx.Ranges = ((0, 0xD7FF), (0xE000, rx.MAX_CODEPOINT))  # every code point JSON text may hold
@@ -63,3 +63,24 @@ def intersect(a: rx.Ranges, b: rx.Ranges) -> rx.Ranges:
     return rx.normalize(out)
 
 
+def words_except(words: list[str], alphabet: rx.Ranges = ANY_CHAR) -> Node:
+    """Strings over `alphabet` other than `words` (a complement trie, so it stays small)."""
+    anything = Repeat(CharSet(alphabet), 0, None)
+
+    def build(ws: list[str]) -> Node:
+        heads: dict[str, list[str]] = {}
+        is_word = False
+        for w in ws:
+            if w == "":
+                is_word = True
+            else:
+                heads.setdefault(w[0], []).append(w[1:])
+        parts: list[Node] = [] if is_word else [EMPTY]
+        other = intersect(rx.complement(rx.normalize([(ord(h), ord(h)) for h in heads])), alphabet)
+        if other:
+            parts.append(cat(CharSet(other), anything))
+        for h, rest in heads.items():
+            parts.append(cat(literal(h), build(rest)))
+        return alt(parts) or CharSet(())
+
+    return build([w for w in dict.fromkeys(words) if all(intersect(((ord(c), ord(c)),), alphabet) for c in w)])

@@ -42,6 +42,8 @@ _EXP = parse(r"[eE][+-]?[0-9]+")
 INTEGER = cat(Repeat(literal("-"), 0, 1), _NAT)
 NUMBER = cat(INTEGER, Repeat(_FRAC, 0, 1), Repeat(_EXP, 0, 1))
 _DIGITS = Repeat(_dec_digit(0, 9), 0, None)
+_ZERO_FRACTION = parse(r"\.0+")
+_SMALL = 10 ** 15 - 1  # integers also written with a zero fraction: |value| <= _SMALL
 _MANTISSA = parse(r"[1-9](?:\.[0-9]+)?")
 
 
@@ -119,12 +121,21 @@ def _int_bounds(lo, hi) -> tuple[int | None, int | None]:
 
 
 def integer_pattern(schema: dict, ptr: str) -> Node | None:
-    """The integers within the bounds and `multipleOf` (None: there are none)."""
+    """The integers within the bounds and `multipleOf` (None: there are none), also written with a
+    zero fraction (`1.0` is an integer to JSON Schema) below 1e15, where the float Python reads is the
+    integer itself (beyond 2**53 rounding would move it across a bound or a multiple)."""
     lo, hi = bounds(schema, ptr)
-    node = int_range(*_int_bounds(lo, hi))
-    if node is None or "multipleOf" not in schema:
+    ilo, ihi = _int_bounds(lo, hi)
+    node = int_range(ilo, ihi)
+    if node is None:
+        return None
+    small = int_range(max(ilo, -_SMALL) if ilo is not None else -_SMALL, min(ihi, _SMALL) if ihi is not None else _SMALL)
+    if "multipleOf" in schema:
+        node = _multiple(schema, ptr, lo, hi, node, integers_only=True)
+        small = None if node is None or small is None else intersect([node, small])
+    if small is None or small is NOTHING:
         return node
-    return _multiple(schema, ptr, lo, hi, node, integers_only=True)
+    return alt([node, cat(small, _ZERO_FRACTION)])
 
 
 def number_pattern(schema: dict, ptr: str) -> Node | None:

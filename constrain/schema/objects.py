@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..automaton.regex import literal
 from .errors import SchemaError
 from .nodes import cat
-from .names import Names, matches
-from .strings import raw_key_not_in
+from .names import Names, key_not_in, matches
 
 if TYPE_CHECKING:
     from .compiler import _Compiler
@@ -78,7 +77,7 @@ def object_alternatives(c: "_Compiler", schema: dict, ptr: str, depth: int) -> l
     if names is not None:
         classes = [] if names.finite is not None else names.undeclared(list(values), additional)
     else:
-        classes = [] if additional is False else [(raw_key_not_in(list(values)), additional, f"{ptr}/additionalProperties")]
+        classes = [] if additional is False else [(key_not_in(list(values)), additional, f"{ptr}/additionalProperties")]
     more = [(c.t(cat(key, layout.colon()), f"KEY@{sptr}"), ("n", c.compile(sub, sptr, depth + 1)))
             for key, sub, sptr in classes]
     for s in machine.states():

@@ -12,47 +12,16 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from ..automaton import regex as rx
 from ..automaton.product import NOTHING, intersect
-from ..automaton.regex import EMPTY, CharSet, Node, Repeat, literal
+from ..automaton.regex import Node, literal
 from ..errors import LimitError
 from .errors import SchemaError, UnsupportedSchemaError
 from .formats import FORMATS, UNSUPPORTED, format_spelling
-from .nodes import alt, cat, intersect as intersect_ranges
+from .nodes import cat
 from .patterns import pattern_content
 from .spelling import ANY_STRING, MAX_STATES, encode_content, length_limited, quoted
 
-__all__ = ["ANY_STRING", "quoted", "raw_key_not_in", "string_pattern"]
-
-RAW_KEY_CHAR: rx.Ranges = rx.normalize([(0x20, 0x21), (0x23, 0x5B), (0x5D, 0x7E)])  # printable ASCII, no " or \
-
-
-def raw_key_not_in(words: list[str]) -> Node:
-    """Undeclared property names of printable ASCII spelled without escapes (so the spelling is the
-    name), except `words`. Escapes and other characters are left out on purpose: excluding the
-    declared names from every spelling costs a large automaton, rebuilt in every lexer."""
-    anything = Repeat(CharSet(RAW_KEY_CHAR), 0, None)
-    words = [w for w in dict.fromkeys(words) if all(intersect_ranges(((ord(c), ord(c)),), RAW_KEY_CHAR) for c in w)]
-
-    def build(ws: list[str]) -> Node:
-        heads: dict[str, list[str]] = {}
-        is_word = False
-        for w in ws:
-            if w == "":
-                is_word = True
-            else:
-                heads.setdefault(w[0], []).append(w[1:])
-        parts: list[Node] = [] if is_word else [EMPTY]
-        firsts = rx.normalize([(ord(c), ord(c)) for c in heads])
-        other = intersect_ranges(rx.complement(firsts), RAW_KEY_CHAR)
-        if other:
-            parts.append(cat(CharSet(other), anything))
-        for c, rest in heads.items():
-            parts.append(cat(literal(c), build(rest)))
-        return alt(parts) or CharSet(())
-
-    return cat(literal('"'), build(words), literal('"'))
-
+__all__ = ["ANY_STRING", "quoted", "string_pattern"]
 
 def _length(schema: dict, key: str, ptr: str) -> int | None:
     v = schema.get(key)
