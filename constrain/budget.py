@@ -30,12 +30,12 @@ are numpy arrays of token ids, from the masks' cached walks stepped through the 
 """
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
 
 import numpy as np
 import torch
 
+from .cache import once_per
 from .errors import BudgetError
 from .index.segment import segmenter_of
 from .mask.shortest import completions_for
@@ -161,14 +161,7 @@ class FirstPlans:
         return self._fewest
 
 
-_FIRST_PLANS: "weakref.WeakKeyDictionary[object, FirstPlans]" = weakref.WeakKeyDictionary()
-
-
-def _first_plans(grammar) -> FirstPlans:
-    found = _FIRST_PLANS.get(grammar)
-    if found is None:
-        found = _FIRST_PLANS[grammar] = FirstPlans(grammar)
-    return found
+_first_plans = once_per(FirstPlans)
 
 
 def _search(grammar, view, state, depth: int) -> tuple[list[int] | None, bool]:

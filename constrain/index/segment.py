@@ -6,10 +6,9 @@ trie per numpy step (all positions advance together), then a dynamic program pic
 """
 from __future__ import annotations
 
-import weakref
-
 import numpy as np
 
+from ..cache import once_per
 from .trie import trie_of
 
 
@@ -73,12 +72,4 @@ class Segmenter:
         return out
 
 
-_SEGMENTERS: "weakref.WeakKeyDictionary[object, Segmenter]" = weakref.WeakKeyDictionary()
-
-
-def segmenter_of(vocab) -> Segmenter:
-    """The segmenter of a `Vocabulary`, built once per vocabulary object."""
-    seg = _SEGMENTERS.get(vocab)
-    if seg is None:
-        seg = _SEGMENTERS[vocab] = Segmenter(vocab)
-    return seg
+segmenter_of = once_per(Segmenter)  # the segmenter of a `Vocabulary`, built once per vocabulary object

@@ -14,10 +14,10 @@ The same nodes are also numbered globally (level after level) in flat arrays for
 from __future__ import annotations
 
 import threading
-import weakref
 
 import numpy as np
 
+from ..cache import once_per
 from ..automaton.dfa import DFA
 from .kernels import walk_kernel
 
@@ -121,13 +121,7 @@ class TokenTrie:
         out[tokens] = True
 
 
-_TRIES: "weakref.WeakKeyDictionary[object, TokenTrie]" = weakref.WeakKeyDictionary()
-
-
+@once_per
 def trie_of(vocab) -> TokenTrie:
     """The trie of a `Vocabulary`, built once per vocabulary object (about a second for 150k tokens)."""
-    trie = _TRIES.get(vocab)
-    if trie is None:
-        trie = TokenTrie(vocab.tokens, vocab.special_token_ids)
-        _TRIES[vocab] = trie
-    return trie
+    return TokenTrie(vocab.tokens, vocab.special_token_ids)

@@ -12,12 +12,12 @@ with their output.
 """
 from __future__ import annotations
 
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 
 import numpy as np
 
+from ..cache import once_per
 from ..automaton.dfa import DFA
 from ..automaton.shortest import SuffixSearch
 from ..grammar.shortest import ParseCompletions, SymbolStrings
@@ -80,24 +80,13 @@ class _Shared:
         return found
 
 
-_TOKEN_BYTES: "weakref.WeakKeyDictionary[object, TokenBytes]" = weakref.WeakKeyDictionary()
-
-
-def _token_bytes(vocab) -> TokenBytes:
-    found = _TOKEN_BYTES.get(vocab)
-    if found is None:
-        found = _TOKEN_BYTES[vocab] = TokenBytes(vocab)
-    return found
-
-
-_SHARED: "weakref.WeakKeyDictionary[object, _Shared]" = weakref.WeakKeyDictionary()
+_token_bytes = once_per(TokenBytes)
+_shared = once_per(_Shared)
 
 
 def completions_for(grammar):
     """A fresh per-output view of `grammar` (a `RegexGrammar` or `CFGGrammar`)."""
-    shared = _SHARED.get(grammar)
-    if shared is None:
-        shared = _SHARED[grammar] = _Shared(grammar)
+    shared = _shared(grammar)
     if isinstance(grammar, CFGGrammar):
         return CFGCompletions(grammar, shared)
     if isinstance(grammar, RegexGrammar):

@@ -114,11 +114,11 @@ def _translate_class(p: str, i: int, out: list[tuple[str, int]]) -> int:
     return i + 1
 
 
-def _branches(text: str, a: int, b: int) -> list[tuple[int, int]]:
-    """(start, end) of the top-level alternatives of `text[a:b]`; a branch that is one plain group
-    `(...)` or `(?:...)` is replaced by its own alternatives (so `^x$|(^y$)` has two anchored branches)."""
-    spans, depth, i, begin, in_class = [], 0, a, a, False
-    while i < b:
+def _structure(text: str, i: int, end: int):
+    """(index, character, group depth after it) of each character of `text[i:end]` outside escapes
+    and character classes."""
+    depth, in_class = 0, False
+    while i < end:
         c = text[i]
         if c == "\\":
             i += 2
@@ -127,15 +127,17 @@ def _branches(text: str, a: int, b: int) -> list[tuple[int, int]]:
             in_class = c != "]"
         elif c == "[":
             in_class = True
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif c == "|" and depth == 0:
-            spans.append((begin, i))
-            begin = i + 1
+        else:
+            depth += (c == "(") - (c == ")")
+            yield i, c, depth
         i += 1
-    spans.append((begin, b))
+
+
+def _branches(text: str, a: int, b: int) -> list[tuple[int, int]]:
+    """(start, end) of the top-level alternatives of `text[a:b]`; a branch that is one plain group
+    `(...)` or `(?:...)` is replaced by its own alternatives (so `^x$|(^y$)` has two anchored branches)."""
+    cuts = [i for i, c, depth in _structure(text, a, b) if c == "|" and depth == 0]
+    spans = list(zip([a] + [i + 1 for i in cuts], cuts + [b]))
     out = []
     for x, y in spans:
         inner = x + (3 if text.startswith("(?:", x) else 1)
@@ -149,24 +151,7 @@ def _branches(text: str, a: int, b: int) -> list[tuple[int, int]]:
 
 def _closing(text: str, i: int) -> int:
     """Index of the parenthesis closing the group that opens at `text[i]`."""
-    depth, in_class = 0, False
-    while i < len(text):
-        c = text[i]
-        if c == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = c != "]"
-        elif c == "[":
-            in_class = True
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return -1
+    return next((j for j, c, depth in _structure(text, i, len(text)) if c == ")" and depth == 0), -1)
 
 
 def _escaped(text: str, k: int) -> bool:
