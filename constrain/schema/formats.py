@@ -12,10 +12,11 @@ anyone writes (the `email` checker only looks for an `@`), the regex is the comm
 - date, date-time, time: RFC 3339 (`T`/`t`, `Z`/`z`, fractional seconds, offsets), calendar-exact
   (leap years), no leap second (the checker refuses second 60).
 - duration: ISO 8601 `P..Y..M..DT..H..M..S` or `P..W`, components in order, integers or decimals.
-- email, idn-email: dot-atom local part `@` a dotted domain name.
-- hostname: RFC 1123 labels (letters, digits, inner hyphens) of at most 63 characters in all, plus
-  an optional final dot (the checker allows 253 characters, labels of 63: counting both costs an
-  automaton of 100 000 states, names longer than 63 characters are rare).
+- email, idn-email: any string with an `@`, exactly what the checker asks (quoted local parts and
+  address literals are valid e-mail addresses too).
+- hostname: RFC 1123 labels (letters, digits, inner hyphens) of at most 63 characters, at most 253
+  characters in all, plus an optional final dot: an automaton of about 27 000 states, built once
+  per process (1.7 s) and determinised lazily in the lexer.
 - ipv4 (no leading zeros), ipv6 (RFC 4291 text forms, embedded IPv4 included, no zone), uuid
   (8-4-4-4-12 hex digits).
 - uri, uri-reference: RFC 3986 exactly (what rfc3986-validator reads), percent-escapes included.
@@ -118,10 +119,8 @@ _URI, _URI_RELATIVE = _uri(_UNRESERVED, True)
 _IRI, _IRI_RELATIVE = _uri(_UNRESERVED + _UCS, False, _PRIVATE)
 
 # names
-_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _NAME = rf"{_LABEL}(?:\.{_LABEL})*"
-_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-]+"
-_EMAIL = rf"{_ATEXT}(?:\.{_ATEXT})*@{_LABEL}(?:\.{_LABEL})+"
 _POINTER = "(?:/(?:[^/~]|~[01])*)*"
 
 # a regular subset of Python regexes: atoms with at most one quantifier, groups two levels deep
@@ -144,8 +143,8 @@ _REGEXES: dict[str, str] = {
     "time": _TIME,
     "date-time": f"{_DATE}[Tt]{_TIME}",
     "duration": _DURATION,
-    "email": _EMAIL,
-    "idn-email": _EMAIL,
+    "email": "(?s).*@.*",
+    "idn-email": "(?s).*@.*",
     "ipv4": _IPV4,
     "ipv6": _IPV6,
     "uuid": f"{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}",
@@ -178,7 +177,7 @@ UNSUPPORTED = {"idn-hostname": "IDNA 2008 rules are not enforced",
 @lru_cache(maxsize=None)
 def format_spelling(name: str) -> Node:
     """The JSON spellings (between the quotes) of the strings format `name` accepts."""
-    if name == "hostname":  # at most 63 characters, not counting a final dot
-        return cat(length_limited((spelled(_NAME, True),), 1, 63), Repeat(literal("."), 0, 1))
+    if name == "hostname":  # at most 253 characters, not counting a final dot
+        return cat(length_limited((spelled(_NAME, True),), 1, 253), Repeat(literal("."), 0, 1))
     node = spelled(_REGEXES[name], True)
     return compact(node) if estimate_states(node) > 2000 else node
