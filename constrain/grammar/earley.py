@@ -40,16 +40,27 @@ class ParseState:
         self.chart = chart + [waiting]
         self.allowed = frozenset(s for s in waiting if s < parser.num_terminals)
         self.accepting = complete_start
-        self._next: dict[int, ParseState | None] = {}
+        self._next: dict[int | frozenset[int], ParseState | None] = {}  # by terminal, or set of them
 
     def scan(self, terminal: int) -> "ParseState | None":
         """The state after reading `terminal`, or None if it cannot come next."""
-        if terminal in self._next:
-            return self._next[terminal]
-        items = self.chart[-1].get(terminal)
-        nxt = ParseState(self.parser, self.chart, [(r, d + 1, o) for r, d, o in items]) if items else None
-        self._next[terminal] = nxt
-        return nxt
+        if terminal not in self._next:
+            self._next[terminal] = self._read((terminal,))
+        return self._next[terminal]
+
+    def scan_any(self, terminals: frozenset[int]) -> "ParseState | None":
+        """The state after reading one of `terminals` (a text several terminals match): one state
+        holding every reading, so the ways to read a text do not multiply with each ambiguous token."""
+        if len(terminals) <= 1:
+            return self.scan(next(iter(terminals))) if terminals else None
+        if terminals not in self._next:
+            self._next[terminals] = self._read(sorted(terminals))
+        return self._next[terminals]
+
+    def _read(self, terminals) -> "ParseState | None":
+        waiting = self.chart[-1]
+        seeds = [(r, d + 1, o) for t in terminals for r, d, o in waiting.get(t, ())]
+        return ParseState(self.parser, self.chart, seeds) if seeds else None
 
 
 def _closure(parser: EarleyParser, chart: list, seeds: list[Item]) -> tuple[dict[int, list[Item]], bool]:

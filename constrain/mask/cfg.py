@@ -130,10 +130,18 @@ class CFGGrammar(CompiledGrammar):
             out.append((after, self._start(after)))
         return out
 
+    def _after_any(self, parse: ParseState, terminals) -> list[tuple[ParseState, int]]:
+        """`_after` for a text all of `terminals` match: the parser's readings merged in one state."""
+        out = [(parse, self._start(parse, after_ignored=t)) for t in terminals if t in self.grammar.ignore]
+        after = parse.scan_any(frozenset(t for t in terminals if t in parse.allowed))
+        if after is not None:
+            out.append((after, self._start(after)))
+        return out
+
     def _config_accepts(self, parse: ParseState, q: int) -> bool:
         if q in self._start_states:
             return parse.accepting
-        return any(after.accepting for t in self.dfa.labels[q] for after, _ in self._after(parse, t))
+        return any(after.accepting for after, _ in self._after_any(parse, self.dfa.labels[q]))
 
     def _step_byte(self, configs: list[Config], byte: int) -> list[Config]:
         out: dict[tuple[int, int], Config] = {}
@@ -142,7 +150,7 @@ class CFGGrammar(CompiledGrammar):
             moved = step(q, byte)
             if moved != DEAD:
                 out.setdefault((id(parse), moved), (parse, moved))
-            for after, start in (a for t in self.dfa.labels[q] for a in self._after(parse, t)):
+            for after, start in self._after_any(parse, self.dfa.labels[q]):
                 moved = step(start, byte)  # end the terminal here, start the next one
                 if moved != DEAD:
                     out.setdefault((id(after), moved), (after, moved))

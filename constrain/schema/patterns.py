@@ -172,7 +172,9 @@ def _search(p: str) -> Node:
                                      f"evaluate it ({e})", "") from None
     text, origin = _translate(p)
     anything = Repeat(CharSet(ANY_CHAR), 0, None)
-    parts = []
+    # branches grouped by their anchors, so `.*` is written once around each group: `.*(?:a|b).*`
+    # determinises to a few states per branch position, `.*a.*|.*b.*` to a product of them
+    groups: dict[tuple[bool, bool], list[Node]] = {}
     for a, b in _branches(text, 0, len(text)):
         start = text.startswith("^", a)
         end = b > a + start and text[b - 1] == "$" and not _escaped(text, b - 1)
@@ -183,8 +185,9 @@ def _search(p: str) -> Node:
             where = origin[min(max(a + e.position - 3, 0), len(origin) - 1)]
             kind = e.reason if isinstance(e, UnsupportedRegexError) else f"not a regex we read: {e.reason}"
             raise UnsupportedSchemaError(f"pattern: {kind} at position {where}", "") from None
-        parts.append(cat(*([] if start else [anything]), node, *([] if end else [anything])))
-    return alt(parts)
+        groups.setdefault((start, end), []).append(node)
+    return alt([cat(*([] if start else [anything]), alt(nodes), *([] if end else [anything]))
+                for (start, end), nodes in groups.items()])
 
 
 def pattern_content(p: str, ptr: str) -> Node:
