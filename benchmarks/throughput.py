@@ -5,7 +5,8 @@
 For each case (a JSON schema and a prompt) and each of R rounds, three greedy generations run back to
 back through `sample_batch`, so that load from other processes hits them alike:
 
-- free: no constraint (`model.generate`);
+- free: no constraint (`model.generate`), max_new_tokens cut to the constrained output's length, so that
+  both amortise the prompt's forward pass over as many tokens (free text from a small model rambles on);
 - constrained: the schema's matcher (with budget) in `model.generate`'s logits processor, one token per
   forward pass (`fast_forward=False`);
 - fast-forward: the same matcher in `constrain.hf.decode`, forced tokens appended without sampling.
@@ -82,12 +83,15 @@ def main() -> None:
         if isinstance(schema, str):
             schema = json.loads((BENCH / schema).read_text())
         for mode in MODES[1:]:  # warm-up: compile the schema, fill the mask caches
-            run(model, tokenizer, vocab, schema, prompt, mode, max_new_tokens=args.max_new_tokens, batch=args.batch)
+            tokens, _, _ = run(model, tokenizer, vocab, schema, prompt, mode, max_new_tokens=args.max_new_tokens,
+                               batch=args.batch)
+        limits = {"free": -(-tokens // args.batch), "constrained": args.max_new_tokens,
+                  "fast-forward": args.max_new_tokens}
         rounds = {mode: [] for mode in MODES}
         for _ in range(args.repeats):
             for mode in MODES:
-                rounds[mode].append(run(model, tokenizer, vocab, schema, prompt, mode,
-                                        max_new_tokens=args.max_new_tokens, batch=args.batch))
+                rounds[mode].append(run(model, tokenizer, vocab, schema, prompt, mode, max_new_tokens=limits[mode],
+                                        batch=args.batch))
         best = {mode: min(results, key=lambda result: result[2]) for mode, results in rounds.items()}
         for mode, result in best.items():
             totals[mode] = [a + b for a, b in zip(totals[mode], result)]
