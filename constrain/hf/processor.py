@@ -8,6 +8,18 @@ from ..errors import GenerationError
 from ..matcher import Matcher
 
 
+def apply_masks(scores: torch.Tensor, masks: list[torch.Tensor]) -> torch.Tensor:
+    """`scores` [rows, width] with each row's disallowed tokens at -inf; columns past the vocabulary
+    (a padded lm head) are disallowed too."""
+    stacked = torch.stack(masks)
+    width = scores.shape[-1]
+    if stacked.shape[1] < width:
+        stacked = torch.nn.functional.pad(stacked, (0, width - stacked.shape[1]), value=False)
+    elif stacked.shape[1] > width:
+        raise GenerationError(f"the vocabulary has {stacked.shape[1]} tokens but the logits only {width}")
+    return scores.masked_fill(~stacked.to(scores.device), float("-inf"))
+
+
 class ConstrainedLogitsProcessor(LogitsProcessor):
     """Masks each row's logits with its own matcher, for greedy and sampled `model.generate`.
 
@@ -32,13 +44,7 @@ class ConstrainedLogitsProcessor(LogitsProcessor):
                 raise GenerationError(f"{len(self.matchers)} matchers for a batch of {rows} rows")
         else:
             self._consume(input_ids)
-        masks = torch.stack([m.mask() for m in self.matchers])
-        width = scores.shape[-1]
-        if masks.shape[1] < width:
-            masks = torch.nn.functional.pad(masks, (0, width - masks.shape[1]), value=False)
-        elif masks.shape[1] > width:
-            raise GenerationError(f"the vocabulary has {masks.shape[1]} tokens but the logits only {width}")
-        return scores.masked_fill(~masks.to(scores.device), float("-inf"))
+        return apply_masks(scores, [m.mask() for m in self.matchers])
 
     def _consume(self, input_ids: torch.LongTensor) -> None:
         newest = input_ids[:, -1].tolist()

@@ -1,4 +1,8 @@
-"""One batched `model.generate` call: token ids, whether each row ended, and its mean log-probability."""
+"""One batch of outputs: token ids, whether each row ended, and its mean log-probability.
+
+Free generation is one `model.generate` call; constrained generation is the fast-forwarding loop of
+`decode` (or `model.generate` with the constraint's logits processor, when asked not to fast-forward).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,6 +13,7 @@ from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList
 from ..errors import GenerationError
 from ..matcher import Matcher
 from ..vocab import Vocabulary
+from .decode import decode
 from .processor import ConstrainedLogitsProcessor
 
 
@@ -24,11 +29,13 @@ class Sampling:
 @dataclass
 class Sample:
     """One generated row. token_ids run through EOS when `complete` (the model ended the output before
-    `max_new_tokens`). mean_logprob: see `LogProbRecorder`."""
+    `max_new_tokens`). mean_logprob: see `LogProbRecorder`. forced: tokens appended without sampling
+    because the constraint allowed nothing else (`decode`)."""
 
     token_ids: list[int]
     complete: bool
     mean_logprob: float
+    forced: int = 0
 
 
 class LogProbRecorder(LogitsProcessor):
@@ -63,17 +70,27 @@ class LogProbRecorder(LogitsProcessor):
 
 
 def sample_batch(model, vocab: Vocabulary, encoded: list[list[int]], sampling: Sampling, *,
-                 max_new_tokens: int, pad_token_id: int, matchers: list[Matcher] | None = None) -> list[Sample]:
+                 max_new_tokens: int, pad_token_id: int, matchers: list[Matcher] | None = None,
+                 fast_forward: bool = True) -> list[Sample]:
     """Generate one row per prompt (token ids), masked by `matchers` (one per row) when given.
 
     Each matcher is left having consumed its whole row (EOS included when the row ended), so
-    `is_accepting()` says whether the constraint accepts the output.
+    `is_accepting()` says whether the constraint accepts the output. fast_forward: constrained rows
+    go through `decode`, which appends forced tokens without sampling (greedy outputs are the same;
+    seeded samples differ, as forced tokens draw no random numbers); False: `model.generate`.
     """
     limit = getattr(model.config, "max_position_embeddings", None)
     for k, ids in enumerate(encoded):
         if limit is not None and len(ids) + max_new_tokens > limit:
             raise GenerationError(f"prompt {k} has {len(ids)} tokens; with max_new_tokens="
                                   f"{max_new_tokens} it exceeds the model's context of {limit}")
+    if sampling.seed is not None:
+        torch.manual_seed(sampling.seed)
+    if matchers is not None and fast_forward:
+        rows = decode(model, vocab.eos_token_id, encoded, matchers, temperature=sampling.temperature,
+                      top_p=sampling.top_p, max_new_tokens=max_new_tokens, pad_token_id=pad_token_id)
+        return [Sample(row.output, row.complete, sum(row.logprobs) / len(row.logprobs) if row.logprobs else 0.0,
+                       row.forced) for row in rows]
     width = max(len(ids) for ids in encoded)
     input_ids = torch.tensor([[pad_token_id] * (width - len(ids)) + ids for ids in encoded], device=model.device)
     attention = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in encoded], device=model.device)
@@ -84,8 +101,6 @@ def sample_batch(model, vocab: Vocabulary, encoded: list[list[int]], sampling: S
                                  if sampled else {}))
     recorder = LogProbRecorder()
     processors = [recorder] + ([ConstrainedLogitsProcessor(matchers)] if matchers is not None else [])
-    if sampling.seed is not None:
-        torch.manual_seed(sampling.seed)
     with torch.no_grad():
         out = model.generate(input_ids=input_ids, attention_mask=attention, generation_config=config,
                              logits_processor=LogitsProcessorList(processors))
