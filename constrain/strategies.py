@@ -18,6 +18,7 @@ from .hf.sample import Sample, Sampling, sample_batch
 from .matcher import CompiledGrammar, Matcher
 from .repair import RepairError, repair_json
 from .schema import SchemaError, load_schema
+from .schema.validation import validator_class
 from .vocab import Vocabulary
 
 # Retries sample hotter round after round (a greedy retry would repeat the failure), within a nucleus
@@ -65,7 +66,7 @@ def schema_validator(schema: Any) -> jsonschema.protocols.Validator:
     except jsonschema.SchemaError as e:
         pointer = "#" + "".join(f"/{p}" for p in e.path)
         raise SchemaError(f"not a valid JSON Schema: {e.message}", pointer) from None
-    return cls(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    return validator_class(cls)(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
 
 
 def schema_errors(validator: jsonschema.protocols.Validator, value: Any) -> list[str]:

@@ -69,6 +69,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .. import deadline
 from ..automaton.product import NOTHING, intersect
 from ..automaton.regex import Node
 from ..errors import LimitError
@@ -81,6 +82,7 @@ from .numbers import integer_pattern, number_pattern
 from .objects import ORDERS, object_alternatives
 from .refs import Resolver
 from .strings import quoted, string_pattern
+from .validation import validator_class
 
 # keywords of the draft's vocabulary we never enforce (they raise, or are relaxed, when present)
 _UNSUPPORTED = {"unevaluatedProperties", "unevaluatedItems", "$dynamicRef", "$recursiveRef"}
@@ -163,7 +165,8 @@ class _Compiler:
         if self._validator is None:
             import jsonschema
 
-            self._validator = self.cls(self.root, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+            self._validator = validator_class(self.cls)(
+                self.root, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
         return self._validator
 
     def deref(self, schema: Any, ptr: str, seen=()) -> tuple[Any, str]:
@@ -268,18 +271,31 @@ class _Compiler:
 
     # -- enum / const
     def enum(self, schema: dict, ptr: str, depth: int) -> list[tuple]:
+        """The values of `const`/`enum` the rest of the subschema accepts. Each is checked against
+        the subschema without `enum`/`const` (and `const` against `enum` alone): jsonschema's enum
+        check is a linear scan, so checking every value against the whole enum is quadratic."""
+        enum = schema.get("enum")
+        if "enum" in schema and not isinstance(enum, list):
+            raise SchemaError("enum must be a list", f"{ptr}/enum")
+        rest = self.validator().evolve(schema={k: x for k, x in schema.items()
+                                               if k not in _PRIVATE and k not in ("enum", "const")})
         if "const" in schema:
-            values = [schema["const"]]
+            values, where = [schema["const"]], [f"{ptr}/const"]
+            if enum is not None and not self.validator().evolve(schema={"enum": enum}).is_valid(values[0]):
+                return []
         else:
-            values = schema["enum"]
-            if not isinstance(values, list):
-                raise SchemaError("enum must be a list", f"{ptr}/enum")
-        v = self.validator().evolve(schema={k: x for k, x in schema.items() if k not in _PRIVATE})
+            values, where = enum, [f"{ptr}/enum/{k}" for k in range(len(enum))]
         excluded = schema.get(NOT_STRINGS, [])
         out = []
-        for value in values:
-            if v.is_valid(value) and not (isinstance(value, str) and value in excluded):
-                out.append((self.t(self.layout.value(value, depth), json.dumps(value)),))
+        for value, vptr in zip(values, where):
+            deadline.check()
+            if isinstance(value, str) and value in excluded or not rest.is_valid(value):
+                continue
+            try:
+                node = self.layout.value(value, depth)
+            except (ValueError, OverflowError) as e:  # an int past Python's digit limit, say
+                raise UnsupportedSchemaError(f"a value json.dumps cannot write exactly ({e})", vptr) from None
+            out.append((self.t(node, vptr),))
         return out  # empty: this subschema matches nothing (an error only if the root needs it)
 
     # -- allOf merging
@@ -613,7 +629,7 @@ def _json_type(v: Any) -> str:
     if isinstance(v, int):
         return "integer"
     if isinstance(v, float):
-        return "integer" if v == int(v) else "number"
+        return "integer" if v.is_integer() else "number"
     if isinstance(v, str):
         return "string"
     return "array" if isinstance(v, list) else "object"
@@ -626,7 +642,7 @@ def load_schema(schema: Any) -> Any:
     if isinstance(schema, (str, bytes)):
         try:
             return json.loads(schema)
-        except json.JSONDecodeError as e:
+        except ValueError as e:  # not JSON, or bytes that are not UTF-8 (UnicodeDecodeError)
             raise SchemaError(f"schema is not valid JSON: {e}", "#") from None
     if hasattr(schema, "model_json_schema"):
         return schema.model_json_schema()

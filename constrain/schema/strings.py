@@ -10,6 +10,7 @@ parser cannot read exactly. No string satisfying the keywords together is a `Sch
 """
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 from ..automaton import regex as rx
@@ -58,7 +59,7 @@ def _length(schema: dict, key: str, ptr: str) -> int | None:
     v = schema.get(key)
     if v is None:
         return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or v != int(v):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 or v != int(v):
         raise SchemaError(f"{key} must be a non-negative integer", f"{ptr}/{key}")
     return int(v)
 
