@@ -145,7 +145,8 @@ def test_every_compiler_honours_a_zero_deadline(smollm2_vocab):
     zero = Limits(max_compile_seconds=0)
     for build in (lambda: compile_regex("abc", smollm2_vocab, limits=zero),
                   lambda: compile_choices(["a", "b"], smollm2_vocab, limits=zero),
-                  lambda: compile_lark('start: "a"\n', smollm2_vocab, limits=zero)):
+                  lambda: compile_lark('start: "a"\n', smollm2_vocab, limits=zero),
+                  lambda: compile_json_schema({"type": "integer"}, smollm2_vocab, limits=zero)):
         with pytest.raises(LimitError) as info:
             build()
         assert info.value.limit_name == "max_compile_seconds"
@@ -357,6 +358,31 @@ def test_schemas_nested_beyond_the_stack_are_a_typed_error(smollm2_vocab):
 
 _TREE = {"$defs": {"node": {"anyOf": [{"type": "null"}, {"type": "array", "items": {"$ref": "#/$defs/node"}}]}},
          "$ref": "#/$defs/node"}
+
+
+def test_schema_limits_reach_the_grammar(smollm2_vocab):
+    """Each bound of `Limits` holds for schemas: the grammar size and the deadline are `LimitError`s
+    (the deadline also when it expires deep inside, never turned into an unsupported keyword), the
+    lexer's state bounds an `UnsupportedSchemaError` at '#', and raising a bound lets a schema through."""
+    wide = {"type": "object", "properties": {f"p{i}": {"type": "integer"} for i in range(50)}}
+    with pytest.raises(LimitError) as info:
+        compile_json_schema(wide, smollm2_vocab, limits=Limits(max_grammar_size=100))
+    assert info.value.limit_name == "max_grammar_size"
+    for limits in (Limits(max_dfa_states=10), Limits(max_nfa_states=100)):
+        with pytest.raises(UnsupportedSchemaError) as info:
+            compile_json_schema(wide, smollm2_vocab, limits=limits)
+        assert info.value.pointer == "#" and "limit max_" in str(info.value)
+    values = [f"value-{i}" for i in range(10_000)]  # a lexer of 10,000 terminals: ~350,000 NFA states
+    with pytest.raises(UnsupportedSchemaError):
+        compile_json_schema({"enum": values}, smollm2_vocab)
+    start = time.perf_counter()
+    with time_cap(30), pytest.raises(LimitError) as info:
+        compile_json_schema({"enum": values}, smollm2_vocab, limits=Limits(max_nfa_states=10 ** 6, max_compile_seconds=0.5))
+    assert info.value.limit_name == "max_compile_seconds" and time.perf_counter() - start < 5
+    with time_cap(60):
+        grammar = compile_json_schema({"enum": values}, smollm2_vocab, limits=Limits(max_nfa_states=10 ** 6))
+    assert _instance_accepted(grammar, smollm2_vocab, "value-9999") and _instance_accepted(grammar, smollm2_vocab, "value-0")
+    assert not _instance_accepted(grammar, smollm2_vocab, "value-10000")
 
 
 @pytest.mark.parametrize("schema, error", [

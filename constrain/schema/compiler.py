@@ -43,8 +43,10 @@ Soundness first: every text the grammar accepts is valid against the schema (che
   `anyOf[allOf[if, then], allOf[not if, else]]`, so `if` must be such a form.
 - `dependentRequired`, `dependentSchemas`, draft 4-7 `dependencies`: `anyOf` of "the name is absent"
   and "the name is present, with its requirements", which are disjoint.
-- `enum`/`const`: the values are filtered with `jsonschema` against the whole subschema, then written
-  in the layout (`json.dumps` spelling of scalars and keys, members in the value's order).
+- `enum`/`const`: the values are filtered with `jsonschema` against the rest of the subschema (regex
+  keywords searched under a timeout, `validation.py`: a value whose check times out is left out),
+  then written in the layout (`json.dumps` spelling of scalars and keys, members in the value's
+  order); a value `json.dumps` cannot write (an int past Python's digit limit) is unsupported.
 - Objects: `minProperties`/`maxProperties` up to 100 (members are counted in the rules);
   `patternProperties` (up to 4) and `propertyNames` (a string schema) split names into disjoint
   classes of key terminals (`names.py`).
@@ -185,6 +187,7 @@ class _Compiler:
         key = (ptr, self.layout.level(depth), id(schema))
         if key in self.memo:
             return self.memo[key]
+        deadline.check()
         self._alive.append(schema)  # merged schemas are built on the fly: keep their ids unique
         nt = self.memo[key] = self.nt(ptr)
         for rhs in self.alternatives(schema, ptr, depth):
@@ -567,7 +570,8 @@ class _Compiler:
                 return []
             try:
                 node = intersect([self.terminals[found[0][0][1]].pattern, others], max_states=100_000)
-            except LimitError:
+            except LimitError as e:
+                deadline.reraise_expired(e)
                 self.unsupported("not: excluding strings from this string's automaton is too large", ptr)
                 return found
             return [] if node is NOTHING else [(self.t(node, f"STRING@{ptr}"),)]

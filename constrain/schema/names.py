@@ -18,6 +18,7 @@ import numpy as np
 
 from ..automaton.product import NOTHING, intersect, minimal_dfa
 from ..automaton.regex import Automaton, CharSet, Node, Repeat, literal
+from .. import deadline
 from ..errors import LimitError
 from .negation import words_except
 from .nodes import cat
@@ -50,7 +51,8 @@ class Names:
                 c.unsupported(getattr(e, "reason", str(e)), f"{ptr}/patternProperties")
         try:
             self.dfas = [minimal_dfa(node, MAX_STATES) for _, node, _ in self.patterns]
-        except LimitError:
+        except LimitError as e:
+            deadline.reraise_expired(e)
             c.unsupported("patternProperties: a pattern's automaton is too large", f"{ptr}/patternProperties")
             self.patterns, self.dfas = [], []
         self.finite: list[str] | None = None  # propertyNames as a list of names: each one declared
@@ -99,7 +101,8 @@ class Names:
                 parts += [_quoted(_complement(self.patterns[j][1])) for j in range(k) if j not in chosen]
                 try:
                     body = intersect(parts, max_states=MAX_STATES)
-                except LimitError:
+                except LimitError as e:
+                    deadline.reraise_expired(e)
                     self.c.unsupported("patternProperties: the name classes' automata are too large",
                                        f"{self.ptr}/patternProperties")
                     return out

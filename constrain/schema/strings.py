@@ -16,6 +16,7 @@ from functools import lru_cache
 from ..automaton import regex as rx
 from ..automaton.product import NOTHING, intersect
 from ..automaton.regex import EMPTY, CharSet, Node, Repeat, literal
+from .. import deadline
 from ..errors import LimitError
 from .errors import SchemaError, UnsupportedSchemaError
 from .formats import FORMATS, UNSUPPORTED, format_spelling
@@ -82,7 +83,8 @@ def string_pattern(schema: dict, ptr: str) -> Node:
     blame = "maxLength" if hi is not None else "minLength" if lo else "pattern" if pat is not None else "format"
     try:
         node = _terminal(fmt, pat, lo, hi)
-    except LimitError:
+    except LimitError as e:
+        deadline.reraise_expired(e)
         raise UnsupportedSchemaError(f"the string's automaton would exceed {MAX_STATES} states "
                                      "(length bounds are counted per character)", f"{ptr}/{blame}") from None
     if node is NOTHING:
