@@ -1,0 +1,40 @@
+"""A fixed-seed slice of `benchmarks/fuzz.py` (`python -m benchmarks.fuzz --minutes M` runs it longer).
+
+Random schemas from our generator, instances from hypothesis-jsonschema and their mutations, judged
+by jsonschema; random regexes with strings judged by `re.fullmatch`. Each instance is teacher-forced
+through the masks of the real SmolLM2 vocabulary, EOS included: valid means accepted, invalid means
+refused (see the benchmark's docs for the documented exclusions). Derandomized, so CI sees the same
+examples every run; about 30 s in all.
+"""
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.fuzz import ConstrainEngine, RegexEngine, check_regex, check_schema, run_regex_fuzz, run_schema_fuzz
+
+
+@pytest.fixture(scope="module")
+def engines(smollm2_tokenizer, smollm2_vocab):
+    return ConstrainEngine(smollm2_tokenizer, smollm2_vocab), RegexEngine(smollm2_tokenizer, smollm2_vocab)
+
+
+def test_random_schemas_accept_exactly_their_instances(engines, smollm2_tokenizer):
+    run_schema_fuzz(engines[0], smollm2_tokenizer, 250, derandomize=True, database=None)
+
+
+def test_random_regexes_accept_exactly_their_matches(engines, smollm2_tokenizer):
+    run_regex_fuzz(engines[1], smollm2_tokenizer, 300, derandomize=True, database=None)
+
+
+def test_the_checks_catch_a_wrong_verdict(engines, smollm2_tokenizer):
+    """The property checks fail when the judge and the mask disagree (here the judge is given a
+    schema the engine was not), so a green fuzz run means something."""
+    with pytest.raises(AssertionError, match="invalid accepted"):
+        check_regex(engines[1], smollm2_tokenizer, "a|ab", ["ab"])  # fine: accepted and valid
+        check_regex(engines[1], smollm2_tokenizer, "ab?", ["a", "ab", "abb"])  # fine
+        engines[1].compile = lambda pattern, compile=engines[1].compile: compile("a.*")  # a wrong engine
+        try:
+            check_regex(engines[1], smollm2_tokenizer, "ab", ["abc"])
+        finally:
+            del engines[1].compile
+    assert check_schema(engines[0], smollm2_tokenizer, {"type": "integer", "maximum": 3}, [3, 4, "3"]) == "compiled"
