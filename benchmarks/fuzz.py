@@ -67,7 +67,7 @@ class _Many:
 
 
 _NEW_MANY = hypothesis_jsonschema._from_schema.cu.many
-if not hasattr(_NEW_MANY, "more"):
+if not hasattr(_NEW_MANY, "more") and hypothesis_jsonschema.__version__ == "0.23.1":
     hypothesis_jsonschema._from_schema.cu = SimpleNamespace(many=_Many)  # its only use of `cu`
 NAMES = ["a", "b", "id", "name", "x y", "é"]
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-20, 20), st.sampled_from([0.5, -1.25, 1e-3, 1.5e-7]),

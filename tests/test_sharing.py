@@ -131,3 +131,18 @@ def test_a_long_running_process_keeps_its_caches_bounded(smollm2_tokenizer, smol
         assert {f: f.cache_info().currsize for f in unbounded} == sizes, "an unbounded cache grows with the schemas"
     finally:
         shared.max_bytes = cap
+
+
+def test_a_regex_keeps_at_most_mask_cache_size_masks(smollm2_tokenizer, smollm2_vocab):
+    """Each cached mask costs a vocabulary's worth of bytes: a grammar visiting many states keeps at
+    most `Limits.mask_cache_size` of them, and the masks it recomputes after eviction are the same."""
+    from constrain import Limits
+
+    pattern = r"[a-z]{0,3}\d{0,40}"  # 40-odd states reached by the digits alone
+    small = compile_regex(pattern, smollm2_vocab, limits=Limits(mask_cache_size=4))
+    large = compile_regex(pattern, smollm2_vocab)
+    ids = smollm2_tokenizer.encode("abc" + "0123456789" * 4, add_special_tokens=False)
+    for _ in range(2):  # the second pass recomputes evicted masks
+        assert _trace(small, ids) == _trace(large, ids)
+        assert len(small._masks) <= 4
+    assert len(large._masks) > 4
