@@ -15,7 +15,8 @@ keywords inside a subschema are `SchemaError`s at their pointer by policy, and i
 left out of the mutations: integers are written as digits, both documented in `constrain.schema`.)
 
 Regexes (`regexes()`) come with a string they match by construction, plus random and mutated
-strings, all judged by Python's `re.fullmatch`.
+strings (non-ASCII letters and digits among them), all judged by Python's `re.fullmatch` with
+`re.ASCII` (constrain's default classes).
 
 `tests/test_fuzz.py` runs a fixed-seed slice of both in CI; this runs them for minutes, re-seeding
 hypothesis each round, and appends each (shrunk) finding to a JSONL file.
@@ -118,7 +119,7 @@ def regexes() -> st.SearchStrategy[tuple[str, str]]:
 def mutated_text(text: str) -> st.SearchStrategy[str]:
     """`text` with a character inserted, deleted or replaced, or doubled, or cut."""
     pos = st.integers(0, len(text))
-    char = st.sampled_from("ab.-1 x_\n")
+    char = st.sampled_from("ab.-1 x_\né٣\u2028")
     return st.one_of(st.builds(lambda i, c: text[:i] + c + text[i:], pos, char),
                      st.builds(lambda i: text[:i] + text[i + 1:], pos),
                      st.builds(lambda i, c: text[:i] + c + text[i + 1:], pos, char),
@@ -140,8 +141,9 @@ class RegexEngine(ConstrainEngine):
 
 
 def check_regex(engine: RegexEngine, tokenizer: Any, pattern: str, texts: list[str]) -> None:
-    """Each text is accepted by the mask iff `re.fullmatch` matches it."""
-    checked = [{"index": k, "valid": re.fullmatch(pattern, t) is not None,
+    """Each text is accepted by the mask iff `re.fullmatch` matches it (ASCII classes: constrain's
+    default, like Python's `re.ASCII` flag)."""
+    checked = [{"index": k, "valid": re.fullmatch(pattern, t, re.ASCII) is not None,
                 "ids": tokenizer.encode(t, add_special_tokens=False) + [tokenizer.eos_token_id]}
                for k, t in enumerate(texts)]
     result = run_case(engine, Prepared(Case(pattern, "regex", pattern, []), checked))
@@ -319,7 +321,7 @@ def regex_property(engine: RegexEngine, tokenizer: Any):
     def prop(case: tuple[str, str], data) -> None:
         pattern, sample = case
         texts = [sample] + [data.draw(mutated_text(sample)) for _ in range(3)]
-        texts.append(data.draw(st.text("ab.-1 x_\n", max_size=8)))
+        texts.append(data.draw(st.text("ab.-1 x_\né٣", max_size=8)))
         check_regex(engine, tokenizer, pattern, texts)
     return prop
 

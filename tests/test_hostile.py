@@ -177,7 +177,7 @@ def test_deadline_interrupts_a_long_determinisation(smollm2_vocab):
 def test_regex_and_choice_compilation_runs_no_code_and_opens_nothing(smollm2_vocab):
     compile_regex(r"\d\w\s", smollm2_vocab)  # warm-up: imports, Unicode classes
     with no_io():
-        grammar = compile_regex(r"__import__\('os'\)\.system\('(true|false)'\)|\$\(rm -rf /\)|(?i:\w+)", smollm2_vocab)
+        grammar = compile_regex(r"__import__\('os'\)\.system\('(true|false)'\)|\$\(rm -rf /\)|(?u:\w+)", smollm2_vocab)
         choices = compile_choices(["`true`", "{{7*7}}", "../../etc/passwd"], smollm2_vocab)
     assert walk(grammar, smollm2_vocab, "__import__('os').system('true')") and walk(grammar, smollm2_vocab, "ÉtÉ")
     assert walk(choices, smollm2_vocab, "../../etc/passwd") and not walk(choices, smollm2_vocab, "49")
