@@ -449,9 +449,9 @@ class _Compiler:
             return {p: ({"allOf": [a[p], b[p]]} if p in a and p in b else a.get(p, b.get(p))) for p in {**a, **b}}
         if key == "propertyNames":
             return {"allOf": [a, b]}
-        if key == "enum":
-            check = self.validator().evolve(schema={"enum": b})
-            return [v for v in a if check.is_valid(v)]
+        if key == "enum":  # hashed, not jsonschema's linear `enum` check per value: two large enums
+            allowed = {_equality_key(v) for v in b}
+            return [v for v in a if _equality_key(v) in allowed]
         if key == "anyOf":
             if len(a) * len(b) > MAX_BRANCHES:
                 return _CONFLICT
@@ -623,6 +623,20 @@ def merge_order(a: list[str], b: list[str]) -> list[str]:
         ready = [n for n in rank if n not in out and not after[n] - set(out)]
         out.append(min(ready or [n for n in rank if n not in out], key=rank.__getitem__))
     return out
+
+
+def _equality_key(v: Any) -> Any:
+    """A hashable key equal for exactly the values jsonschema's `enum` calls equal: numbers by
+    value (1 == 1.0), booleans apart from numbers, arrays in order, objects as member sets."""
+    if isinstance(v, bool) or v is None:
+        return ("literal", v)
+    if isinstance(v, (int, float)):
+        return ("number", v)
+    if isinstance(v, list):
+        return ("array", tuple(_equality_key(x) for x in v))
+    if isinstance(v, dict):
+        return ("object", frozenset((k, _equality_key(x)) for k, x in v.items()))
+    return ("string", v)
 
 
 def _json_type(v: Any) -> str:
