@@ -14,7 +14,7 @@ schema") while `hypothesis-jsonschema` finds a valid instance is a finding too. 
 policies of `constrain.schema` are not scored as findings: contradictory keywords inside a
 subschema are `SchemaError`s at their pointer; integers are written as digits, so integral floats
 are left out of the mutations; valid instances outside the emitted subset are skipped,
-`_outside_policy`.)
+`emitted`.)
 
 Regexes (`regexes()`) come with a string they match by construction, plus random and mutated
 strings (non-ASCII letters and digits among them), all judged by Python's `re.fullmatch` with
@@ -41,7 +41,7 @@ import hypothesis_jsonschema._from_schema
 from hypothesis_jsonschema import from_schema
 
 from benchmarks.engines import ConstrainEngine, Unsupported
-from benchmarks.masks import Case, Prepared, is_valid, key_orders, load_tokenizer, prepare, run_case
+from benchmarks.masks import Case, Prepared, is_valid, load_tokenizer, prepare, run_case
 from constrain import compile_regex
 from constrain.errors import RegexError
 
@@ -250,40 +250,56 @@ def mutated(value: Any, draw) -> Any:
     return value
 
 
-def in_key_order(value: Any, schema: dict) -> Any:
-    """`value` with object keys in the order the schema declares them (constrain's order)."""
-    rank: dict[str, int] = {}
-    for names in key_orders(schema):
-        for name in names:
-            rank.setdefault(name, len(rank))
-
-    def order(v: Any) -> Any:
-        if isinstance(v, dict):
-            return {k: order(v[k]) for k in sorted(v, key=lambda k: rank.get(k, len(rank)))}
-        return [order(x) for x in v] if isinstance(v, list) else v
-    return order(value)
+_RAW_NAME = re.compile(r'[ !#-\[\]-~]*')  # printable ASCII but `"` and `\`: written raw
+_PRINTABLE = re.compile(r'[ -~]*')
+OUTSIDE = object()  # `emitted`: not written so by constrain
 
 
-def _outside_policy(value: Any, schema: dict) -> bool:
-    """Is `value` outside what constrain emits by documented policy (`constrain.schema`), so that a
-    valid instance is not scored: an undeclared property name that is not printable ASCII written
-    raw, or, when the schema has a `pattern`, a string with a character that is not printable ASCII
-    (pattern classes are the intersection of Python's and ECMA's readings, and `$` is the end)."""
-    declared = {name for names in key_orders(schema) for name in names}
-    patterned = '"pattern"' in json.dumps(schema)
-    printable = re.compile(r'[ -~]*')
+def emitted(value: Any, schema: Any) -> Any:
+    """`value` as constrain writes it for a schema of `schemas()` (keys of each object in its
+    schema's order, undeclared ones last), or OUTSIDE when that is outside what constrain emits by
+    documented policy (`constrain.schema`): an undeclared property name that is not printable ASCII
+    written raw; under a `pattern`, a string with a character that is not printable ASCII (pattern
+    classes are the intersection of Python's and ECMA's readings, and `$` is the end); an enum or
+    const object with its keys in another order. Such valid instances are not scored."""
+    if not isinstance(schema, dict):
+        return _any_value(value)
+    if "anyOf" in schema:
+        for branch in schema["anyOf"]:
+            out = emitted(value, branch) if is_valid(branch, value) else OUTSIDE
+            if out is not OUTSIDE:
+                return out
+        return OUTSIDE
+    if "const" in schema or "enum" in schema:
+        choices = [schema["const"]] if "const" in schema else schema["enum"]
+        return value if any(json.dumps(value) == json.dumps(c) for c in choices) else OUTSIDE
+    if isinstance(value, str):
+        return OUTSIDE if "pattern" in schema and not _PRINTABLE.fullmatch(value) else value
+    if isinstance(value, list):
+        items = [emitted(v, schema.get("items", True)) for v in value]
+        return OUTSIDE if OUTSIDE in items else items
+    if isinstance(value, dict):
+        props, extra = schema.get("properties", {}), schema.get("additionalProperties", True)
+        names = [k for k in props if k in value] + [k for k in value if k not in props]
+        if any(k not in props and not _RAW_NAME.fullmatch(k) for k in names):
+            return OUTSIDE
+        out = {k: emitted(value[k], props.get(k, extra)) for k in names}
+        return OUTSIDE if OUTSIDE in out.values() else out
+    return value
+
+
+def _any_value(value: Any) -> Any:
+    """`emitted` for a value no schema constrains: any key order, raw printable names."""
     stack = [value]
     while stack:
         node = stack.pop()
         if isinstance(node, dict):
-            if any(k not in declared and not re.fullmatch(r'[ !#-\[\]-~]*', k) for k in node):
-                return True
+            if not all(_RAW_NAME.fullmatch(k) for k in node):
+                return OUTSIDE
             stack += node.values()
         elif isinstance(node, list):
             stack += node
-        elif isinstance(node, str) and patterned and not printable.fullmatch(node):
-            return True
-    return False
+    return value
 
 
 def check_schema(engine: ConstrainEngine, tokenizer: Any, schema: dict, instances: list[Any]) -> str:
@@ -291,7 +307,8 @@ def check_schema(engine: ConstrainEngine, tokenizer: Any, schema: dict, instance
     `UnsupportedSchemaError`, or a `SchemaError` at a keyword's pointer (contradictory bounds,
     reported where they are), "compiled" otherwise. Fails on any wrong verdict."""
     tests = [{"valid": is_valid(schema, v), "data": v} for v in instances]
-    tests = [t for t in tests if not (t["valid"] and _outside_policy(t["data"], schema))]
+    tests = [{"valid": True, "data": emitted(t["data"], schema)} if t["valid"] else t for t in tests]
+    tests = [t for t in tests if t["data"] is not OUTSIDE]
     prepared = prepare(Case(json.dumps(schema), "fuzz", schema, tests), tokenizer)
     result = run_case(engine, prepared)
     if result["status"] == "unsupported":
@@ -315,9 +332,10 @@ def schema_property(engine: ConstrainEngine, tokenizer: Any):
     """The schema property as a function of hypothesis' `data` (wrap it with `given`)."""
     def prop(schema: dict, data) -> None:
         try:
-            valid = [in_key_order(data.draw(from_schema(schema), label="valid"), schema) for _ in range(2)]
+            drawn = [data.draw(from_schema(schema), label="valid") for _ in range(2)]
         except InvalidArgument:  # hypothesis-jsonschema cannot build a strategy for this schema
-            valid = []
+            drawn = []
+        valid = [e for e in (emitted(v, schema) for v in drawn) if e is not OUTSIDE]
         assume(valid)
         invalid = [mutated(v, data.draw) for v in valid]
         check_schema(engine, tokenizer, schema, valid + invalid)

@@ -365,6 +365,30 @@ def test_schemas_nested_beyond_the_stack_are_a_typed_error(smollm2_vocab):
         compile_json_schema(deep, smollm2_vocab)
 
 
+def test_schema_text_nested_beyond_the_stack_is_a_typed_error(smollm2_vocab):
+    """The JSON parser recurses too: deep schema text fails like a deep schema object."""
+    for text in ('{"not":' * 5000 + "{}" + "}" * 5000, '{"const": ' + "[" * 50_000 + "]" * 50_000 + "}"):
+        with pytest.raises(UnsupportedSchemaError) as info:
+            compile_json_schema(text, smollm2_vocab)
+        assert info.value.pointer == "#"
+
+
+def test_many_optional_properties_compile_in_linear_size(smollm2_vocab):
+    """Any optional property may be skipped: one rule per skipped name, not a jump from each
+    position to every later name (1000 properties were a million rules and a minute)."""
+    props = {f"p{i}": {"type": "integer"} for i in range(1000)}
+    with time_cap(30):
+        grammar = compile_json_schema({"type": "object", "properties": props, "required": ["p500"]}, smollm2_vocab)
+    assert grammar.grammar.size < 100_000
+    assert _instance_accepted(grammar, smollm2_vocab, {"p3": 1, "p500": 2, "p999": 3})
+    assert _instance_accepted(grammar, smollm2_vocab, {"p500": 2})
+    assert not _instance_accepted(grammar, smollm2_vocab, {"p3": 1, "p999": 3})
+    assert not _instance_accepted(grammar, smollm2_vocab, {"p500": 2, "p3": 1})
+    with pytest.raises(UnsupportedSchemaError) as info:  # states: 2 per position
+        compile_json_schema({"type": "object", "properties": {f"p{i}": {} for i in range(5000)}}, smollm2_vocab)
+    assert info.value.pointer == "#/properties"
+
+
 _TREE = {"$defs": {"node": {"anyOf": [{"type": "null"}, {"type": "array", "items": {"$ref": "#/$defs/node"}}]}},
          "$ref": "#/$defs/node"}
 
@@ -538,7 +562,10 @@ def test_infinite_length_bound_is_a_schema_error(smollm2_vocab):
 
 def test_a_five_thousand_digit_constant_is_a_typed_error(smollm2_vocab):
     for schema, pointer in (({"const": 10 ** 5000}, "#/const"), ({"enum": [1, 10 ** 5000]}, "#/enum/1"),
-                            ({"properties": {"n": {"const": -10 ** 5000}}}, "#/properties/n/const")):
+                            ({"properties": {"n": {"const": -10 ** 5000}}}, "#/properties/n/const"),
+                            ({"type": "integer", "maximum": 10 ** 5000}, "#/maximum"),
+                            ({"type": "number", "exclusiveMinimum": -10 ** 400}, "#/exclusiveMinimum"),
+                            ({"type": "integer", "multipleOf": 10 ** 5000}, "#/multipleOf")):
         with pytest.raises(UnsupportedSchemaError) as info:
             compile_json_schema(schema, smollm2_vocab)
         assert info.value.pointer == pointer

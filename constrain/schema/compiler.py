@@ -662,6 +662,8 @@ def load_schema(schema: Any) -> Any:
             return json.loads(schema)
         except ValueError as e:  # not JSON, or bytes that are not UTF-8 (UnicodeDecodeError)
             raise SchemaError(f"schema is not valid JSON: {e}", "#") from None
+        except RecursionError:
+            raise UnsupportedSchemaError("the schema nests too deeply", "#") from None
     if hasattr(schema, "model_json_schema"):
         return schema.model_json_schema()
     raise SchemaError(f"a schema must be a dict, JSON text or a Pydantic model, not {type(schema).__name__}", "#")
