@@ -455,6 +455,26 @@ def test_remote_refs_are_refused_without_network(schema, pointer, smollm2_vocab)
     assert isinstance(info.value, ConstrainError)
 
 
+@pytest.mark.parametrize("schema, pointer", [
+    ({"enum": [{"a": 1}], "properties": {"a": {"$ref": "http://example.com/x.json"}}}, "#/enum/0"),
+    ({"const": 1, "not": {"$ref": "https://example.com/x.json"}}, "#/not"),
+    ({"$schema": "http://json-schema.org/draft-07/schema#", "definitions": {"d": {"$ref": "http://example.com/x.json"}},
+      "const": {"k": 2}, "properties": {"k": {"$ref": "#/definitions/d"}}}, "#/const"),
+])
+def test_validators_never_fetch_a_remote_ref(schema, pointer, smollm2_vocab):
+    """jsonschema fetches a `$ref` to another document with urllib unless told not to: neither the
+    compiler's enum filter nor the strategies' output check may let it."""
+    from constrain.strategies import schema_errors, schema_validator
+
+    compile_json_schema({"enum": [1], "type": "integer"}, smollm2_vocab)  # warm-up: imports
+    with no_io(), pytest.raises(UnsupportedSchemaError, match="remote references are refused") as info:
+        compile_json_schema(schema, smollm2_vocab)
+    assert info.value.pointer == pointer
+    validator = schema_validator({"properties": {"a": {"$ref": "http://example.com/x.json"}}})
+    with no_io():
+        assert schema_errors(validator, {"a": 1}) and schema_errors(validator, {}) == []
+
+
 def test_file_refs_are_refused_without_opening_the_file(tmp_path, monkeypatch, smollm2_vocab):
     target = tmp_path / "defs.json"
     target.write_text(json.dumps({"type": "string"}))

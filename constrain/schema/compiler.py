@@ -71,6 +71,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from referencing.exceptions import Unresolvable
+
 from .. import deadline
 from ..automaton.product import NOTHING, intersect
 from ..automaton.regex import Node
@@ -84,7 +86,7 @@ from .numbers import integer_pattern, number_pattern
 from .objects import ORDERS, object_alternatives
 from .refs import Resolver
 from .strings import quoted, string_pattern
-from .validation import validator_class
+from .validation import local_validator
 
 # keywords of the draft's vocabulary we never enforce (they raise, or are relaxed, when present)
 _UNSUPPORTED = {"unevaluatedProperties", "unevaluatedItems", "$dynamicRef", "$recursiveRef"}
@@ -165,10 +167,7 @@ class _Compiler:
 
     def validator(self):
         if self._validator is None:
-            import jsonschema
-
-            self._validator = validator_class(self.cls)(
-                self.root, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+            self._validator = local_validator(self.cls, self.root)
         return self._validator
 
     def deref(self, schema: Any, ptr: str, seen=()) -> tuple[Any, str]:
@@ -292,8 +291,13 @@ class _Compiler:
         out = []
         for value, vptr in zip(values, where):
             deadline.check()
-            if isinstance(value, str) and value in excluded or not rest.is_valid(value):
-                continue
+            try:
+                if isinstance(value, str) and value in excluded or not rest.is_valid(value):
+                    continue
+            except Unresolvable as e:  # the registry fetches nothing (`validation.local_validator`)
+                raise UnsupportedSchemaError(f"checking this value needs $ref {e.ref!r}, another document: remote "
+                                             "references are refused (a schema never reads files or the network)",
+                                             vptr) from None
             try:
                 node = self.layout.value(value, depth)
             except (ValueError, OverflowError) as e:  # an int past Python's digit limit, say

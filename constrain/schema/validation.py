@@ -1,4 +1,8 @@
-"""`jsonschema` validators whose regex keywords cannot hang: `validator_class(cls)`.
+"""`jsonschema` validators that cannot hang or reach the network: `local_validator(cls, schema)`.
+
+jsonschema resolves a `$ref` to another document by fetching it (urllib) unless given a registry:
+a schema could make the compiler (filtering enum values) or the strategies (validating an output)
+open a connection. Here the registry refuses every retrieval, so such a `$ref` is unresolvable.
 
 jsonschema evaluates `pattern`, `patternProperties` (and the names `additionalProperties` leaves to
 them) with Python's backtracking `re.search`, which takes exponential time on patterns such as
@@ -18,6 +22,8 @@ from typing import Any
 import jsonschema
 import regex
 from jsonschema.exceptions import ValidationError
+from referencing import Registry
+from referencing.exceptions import NoSuchResource
 
 PATTERN_SECONDS = 0.25  # one search; legitimate patterns on JSON-sized strings take microseconds
 
@@ -107,3 +113,17 @@ def validator_class(cls: type) -> type:
     if cls not in _CLASSES:
         _CLASSES[cls] = _extend(cls)
     return _CLASSES[cls]
+
+
+def _refuse(uri: str) -> Any:
+    raise NoSuchResource(ref=uri)
+
+
+LOCAL_ONLY = Registry(retrieve=_refuse)
+
+
+def local_validator(cls: type, schema: Any) -> Any:
+    """A validator of `cls`'s draft for `schema`: regex keywords under a timeout, formats asserted
+    (the 2020-12 checker, whatever the draft), references resolved inside `schema` only."""
+    return validator_class(cls)(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
+                                registry=LOCAL_ONLY)
