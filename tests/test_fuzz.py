@@ -56,3 +56,16 @@ def test_fuzz_findings_stay_fixed(schema, instances, engines, smollm2_tokenizer)
     """Findings of `python -m benchmarks.fuzz` runs, each a false alarm of the harness's judge
     about constrain's documented output policies, now judged right."""
     check_schema(engines[0], smollm2_tokenizer, schema, instances)
+
+
+def test_a_limit_error_is_an_allowed_outcome(engines, smollm2_tokenizer, smollm2_vocab):
+    """A fuzz finding: floats between -0.5 and 0 compile in ~5 s alone, past the 20 s deadline on a
+    loaded machine; the `LimitError` is the promised typed error, not a wrong verdict."""
+    from constrain import Limits, compile_json_schema
+
+    schema = {"type": "number", "exclusiveMinimum": -0.5, "exclusiveMaximum": 0.0}
+    engines[0].compile = lambda s: compile_json_schema(s, smollm2_vocab, limits=Limits(max_compile_seconds=0))
+    try:
+        assert check_schema(engines[0], smollm2_tokenizer, schema, [-0.25, 0.0]) == "limit"
+    finally:
+        del engines[0].compile
