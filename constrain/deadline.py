@@ -41,3 +41,10 @@ def check() -> None:
     deadline = _DEADLINE.get()
     if deadline is not None and time.monotonic() > deadline[0]:
         raise LimitError(f"compiling took more than {deadline[1]:g} s", "max_compile_seconds", deadline[1])
+
+
+def reraise_expired(error: LimitError) -> None:
+    """Re-raise `error` if it is the deadline's: a caller that reports a state bound as an
+    unsupported keyword must not turn an expired deadline into one."""
+    if error.limit_name == "max_compile_seconds":
+        raise error

@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jsonschema
+from referencing.exceptions import Unresolvable
 
 from .hf.sample import Sample, Sampling, sample_batch
 from .matcher import CompiledGrammar, Matcher
 from .repair import RepairError, repair_json
-from .schema import FORMAT_CHECKER, SchemaError, load_schema
+from .schema import SchemaError, load_schema
+from .schema.validation import local_validator
 from .vocab import Vocabulary
 
 # Retries sample hotter round after round (a greedy retry would repeat the failure), within a nucleus
@@ -65,12 +67,17 @@ def schema_validator(schema: Any) -> jsonschema.protocols.Validator:
     except jsonschema.SchemaError as e:
         pointer = "#" + "".join(f"/{p}" for p in e.path)
         raise SchemaError(f"not a valid JSON Schema: {e.message}", pointer) from None
-    return cls(schema, format_checker=FORMAT_CHECKER)
+    return local_validator(cls, schema)
 
 
 def schema_errors(validator: jsonschema.protocols.Validator, value: Any) -> list[str]:
-    """The validator's messages for `value`, each prefixed by the JSON path it is about; [] when valid."""
-    return sorted(f"{e.json_path}: {e.message}" for e in validator.iter_errors(value))
+    """The validator's messages for `value`, each prefixed by the JSON path it is about; [] when valid.
+    A `$ref` to another document is never fetched (`local_validator`): it is an error, since a value
+    is never called valid without being checked."""
+    try:
+        return sorted(f"{e.json_path}: {e.message}" for e in validator.iter_errors(value))
+    except Unresolvable as e:
+        return [f"$: the schema's $ref {e.ref!r} names another document, which is never fetched"]
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from .. import deadline
 from ..errors import LimitError
 from .regex import Alt, Automaton, CharSet, Concat, Node, Repeat
 
@@ -111,6 +112,7 @@ def build_union(nodes: list[Node], max_states: int) -> NFA:
     nfa.start = nfa.add_state()
     nfa.live.append(True)
     for label, node in enumerate(nodes):
+        deadline.check()  # a lexer over thousands of terminals (a large enum) takes seconds
         first = nfa.size
         entry, exit_ = _paste(nfa, _piece(node))
         nfa.spans.append((first, nfa.size))

@@ -111,7 +111,7 @@ def _count(c: "_Compiler", schema: dict, key: str, ptr: str, default: int | None
     v = schema.get(key, default)
     if v is default:
         return v
-    if isinstance(v, float) and v == int(v):
+    if isinstance(v, float) and v.is_integer():
         v = int(v)
     if not isinstance(v, int) or isinstance(v, bool) or v < 0:
         raise SchemaError(f"{key} must be a non-negative integer", f"{ptr}/{key}")

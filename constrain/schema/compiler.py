@@ -44,8 +44,10 @@ Soundness first: every text the grammar accepts is valid against the schema (che
   `anyOf[allOf[if, then], allOf[not if, else]]`, so `if` must be such a form.
 - `dependentRequired`, `dependentSchemas`, draft 4-7 `dependencies`: `anyOf` of "the name is absent"
   and "the name is present, with its requirements", which are disjoint.
-- `enum`/`const`: the values are filtered with `jsonschema` against the whole subschema, then written
-  in the layout (`json.dumps` spelling of scalars and keys, members in the value's order).
+- `enum`/`const`: the values are filtered with `jsonschema` against the rest of the subschema (regex
+  keywords searched under a timeout, `validation.py`: a value whose check times out is left out),
+  then written in the layout (`json.dumps` spelling of scalars and keys, members in the value's
+  order); a value `json.dumps` cannot write (an int past Python's digit limit) is unsupported.
 - Objects: `minProperties`/`maxProperties` up to 100 (members are counted in the rules);
   `patternProperties` (up to 4) and `propertyNames` (a string schema) split names into disjoint
   classes of key terminals (`names.py`).
@@ -70,13 +72,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from referencing.exceptions import Unresolvable
+
+from .. import deadline
 from ..automaton.product import NOTHING, intersect
 from ..automaton.regex import Node
 from ..errors import LimitError
 from ..grammar.cfg import Grammar, Rule, Terminal
 from .arrays import array_alternatives
 from .errors import SchemaError, UnsupportedSchemaError
-from .formats import FORMAT_CHECKER
 from .layout import Layout
 from .negation import NOT_STRINGS, negate
 from .nodes import words_except
@@ -84,6 +88,7 @@ from .numbers import integer_pattern, number_pattern
 from .objects import ORDERS, object_alternatives
 from .refs import Resolver
 from .strings import quoted, string_pattern
+from .validation import local_validator
 
 # keywords of the draft's vocabulary we never enforce (they raise, or are relaxed, when present)
 _UNSUPPORTED = {"unevaluatedProperties", "unevaluatedItems", "$dynamicRef", "$recursiveRef"}
@@ -164,7 +169,7 @@ class _Compiler:
 
     def validator(self):
         if self._validator is None:
-            self._validator = self.cls(self.root, format_checker=FORMAT_CHECKER)
+            self._validator = local_validator(self.cls, self.root)
         return self._validator
 
     def deref(self, schema: Any, ptr: str, seen=()) -> tuple[Any, str]:
@@ -183,6 +188,7 @@ class _Compiler:
         key = (ptr, self.layout.level(depth), id(schema))
         if key in self.memo:
             return self.memo[key]
+        deadline.check()
         self._alive.append(schema)  # merged schemas are built on the fly: keep their ids unique
         nt = self.memo[key] = self.nt(ptr)
         for rhs in self.alternatives(schema, ptr, depth):
@@ -269,18 +275,36 @@ class _Compiler:
 
     # -- enum / const
     def enum(self, schema: dict, ptr: str, depth: int) -> list[tuple]:
+        """The values of `const`/`enum` the rest of the subschema accepts. Each is checked against
+        the subschema without `enum`/`const` (and `const` against `enum` alone): jsonschema's enum
+        check is a linear scan, so checking every value against the whole enum is quadratic."""
+        enum = schema.get("enum")
+        if "enum" in schema and not isinstance(enum, list):
+            raise SchemaError("enum must be a list", f"{ptr}/enum")
+        rest = self.validator().evolve(schema={k: x for k, x in schema.items()
+                                               if k not in _PRIVATE and k not in ("enum", "const")})
         if "const" in schema:
-            values = [schema["const"]]
+            values, where = [schema["const"]], [f"{ptr}/const"]
+            if enum is not None and not self.validator().evolve(schema={"enum": enum}).is_valid(values[0]):
+                return []
         else:
-            values = schema["enum"]
-            if not isinstance(values, list):
-                raise SchemaError("enum must be a list", f"{ptr}/enum")
-        v = self.validator().evolve(schema={k: x for k, x in schema.items() if k not in _PRIVATE})
+            values, where = enum, [f"{ptr}/enum/{k}" for k in range(len(enum))]
         excluded = schema.get(NOT_STRINGS, [])
         out = []
-        for value in values:
-            if v.is_valid(value) and not (isinstance(value, str) and value in excluded):
-                out.append((self.t(self.layout.value(value, depth), json.dumps(value)),))
+        for value, vptr in zip(values, where):
+            deadline.check()
+            try:
+                if isinstance(value, str) and value in excluded or not rest.is_valid(value):
+                    continue
+            except Unresolvable as e:  # the registry fetches nothing (`validation.local_validator`)
+                raise UnsupportedSchemaError(f"checking this value needs $ref {e.ref!r}, another document: remote "
+                                             "references are refused (a schema never reads files or the network)",
+                                             vptr) from None
+            try:
+                node = self.layout.value(value, depth)
+            except (ValueError, OverflowError) as e:  # an int past Python's digit limit, say
+                raise UnsupportedSchemaError(f"a value json.dumps cannot write exactly ({e})", vptr) from None
+            out.append((self.t(node, vptr),))
         return out  # empty: this subschema matches nothing (an error only if the root needs it)
 
     # -- allOf merging
@@ -431,9 +455,9 @@ class _Compiler:
             return {p: ({"allOf": [a[p], b[p]]} if p in a and p in b else a.get(p, b.get(p))) for p in {**a, **b}}
         if key == "propertyNames":
             return {"allOf": [a, b]}
-        if key == "enum":
-            check = self.validator().evolve(schema={"enum": b})
-            return [v for v in a if check.is_valid(v)]
+        if key == "enum":  # hashed, not jsonschema's linear `enum` check per value: two large enums
+            allowed = {_equality_key(v) for v in b}
+            return [v for v in a if _equality_key(v) in allowed]
         if key == "anyOf":
             if len(a) * len(b) > MAX_BRANCHES:
                 return _CONFLICT
@@ -552,7 +576,8 @@ class _Compiler:
                 return []
             try:
                 node = intersect([self.terminals[found[0][0][1]].pattern, others], max_states=100_000)
-            except LimitError:
+            except LimitError as e:
+                deadline.reraise_expired(e)
                 self.unsupported("not: excluding strings from this string's automaton is too large", ptr)
                 return found
             return [] if node is NOTHING else [(self.t(node, f"STRING@{ptr}"),)]
@@ -606,6 +631,20 @@ def merge_order(a: list[str], b: list[str]) -> list[str]:
     return out
 
 
+def _equality_key(v: Any) -> Any:
+    """A hashable key equal for exactly the values jsonschema's `enum` calls equal: numbers by
+    value (1 == 1.0), booleans apart from numbers, arrays in order, objects as member sets."""
+    if isinstance(v, bool) or v is None:
+        return ("literal", v)
+    if isinstance(v, (int, float)):
+        return ("number", v)
+    if isinstance(v, list):
+        return ("array", tuple(_equality_key(x) for x in v))
+    if isinstance(v, dict):
+        return ("object", frozenset((k, _equality_key(x)) for k, x in v.items()))
+    return ("string", v)
+
+
 def _json_type(v: Any) -> str:
     if v is None:
         return "null"
@@ -614,7 +653,7 @@ def _json_type(v: Any) -> str:
     if isinstance(v, int):
         return "integer"
     if isinstance(v, float):
-        return "integer" if v == int(v) else "number"
+        return "integer" if v.is_integer() else "number"
     if isinstance(v, str):
         return "string"
     return "array" if isinstance(v, list) else "object"
@@ -627,8 +666,10 @@ def load_schema(schema: Any) -> Any:
     if isinstance(schema, (str, bytes)):
         try:
             return json.loads(schema)
-        except json.JSONDecodeError as e:
+        except ValueError as e:  # not JSON, or bytes that are not UTF-8 (UnicodeDecodeError)
             raise SchemaError(f"schema is not valid JSON: {e}", "#") from None
+        except RecursionError:
+            raise UnsupportedSchemaError("the schema nests too deeply", "#") from None
     if hasattr(schema, "model_json_schema"):
         return schema.model_json_schema()
     raise SchemaError(f"a schema must be a dict, JSON text or a Pydantic model, not {type(schema).__name__}", "#")

@@ -1,7 +1,7 @@
 """Errors of the JSON Schema compiler; each names the JSON pointer of the offending subschema."""
 from __future__ import annotations
 
-from ..errors import ConstrainError
+from ..errors import ConstrainError, UnsupportedError
 
 
 class SchemaError(ConstrainError, ValueError):
@@ -13,7 +13,7 @@ class SchemaError(ConstrainError, ValueError):
         super().__init__(f"{message} at {pointer}")
 
 
-class UnsupportedSchemaError(SchemaError):
+class UnsupportedSchemaError(SchemaError, UnsupportedError):
     """A valid schema using a keyword (or keyword value) this compiler cannot enforce exactly.
 
     Raised instead of silently dropping the constraint; `pointer` names the keyword, e.g.

@@ -20,6 +20,7 @@ import numpy as np
 from ..automaton import regex as rx
 from ..automaton.product import NOTHING, intersect, minimal_dfa
 from ..automaton.regex import Automaton, CharSet, Node, Repeat, literal
+from .. import deadline
 from ..errors import LimitError
 from .nodes import alt, cat, intersect as intersect_ranges, words_except
 from .patterns import pattern_content
@@ -64,7 +65,8 @@ class Names:
                 c.unsupported(getattr(e, "reason", str(e)), f"{ptr}/patternProperties")
         try:
             self.dfas = [minimal_dfa(node, MAX_STATES) for _, node, _ in self.patterns]
-        except LimitError:
+        except LimitError as e:
+            deadline.reraise_expired(e)
             c.unsupported("patternProperties: a pattern's automaton is too large", f"{ptr}/patternProperties")
             self.patterns, self.dfas = [], []
         self.spelled = [encode_content(node, dumps=True) for _, node, _ in self.patterns]
@@ -114,7 +116,8 @@ class Names:
                 parts += [_quoted(_complement(self.spelled[j])) for j in range(k) if j not in chosen]
                 try:
                     body = intersect(parts, max_states=MAX_STATES)
-                except LimitError:
+                except LimitError as e:
+                    deadline.reraise_expired(e)
                     self.c.unsupported("patternProperties: the name classes' automata are too large",
                                        f"{self.ptr}/patternProperties")
                     return out

@@ -99,7 +99,7 @@ def bounds(schema: dict, ptr: str):
         if v is not None and not isinstance(v, bool):
             out.append((v, True, ex_key))
     for v, _, key in lows + highs:
-        if not math.isfinite(v) or abs(v) > 10 ** 30:
+        if (isinstance(v, float) and not math.isfinite(v)) or abs(v) > 10 ** 30:  # math.isfinite(10**400) overflows
             raise UnsupportedSchemaError("bounds beyond 1e30 are not supported", f"{ptr}/{key}")
     lo = max(lows, key=lambda b: (Fraction(b[0]), b[1])) if lows else None
     hi = min(highs, key=lambda b: (Fraction(b[0]), not b[1])) if highs else None
@@ -322,7 +322,8 @@ def _floats(lo, hi) -> Node | None:
 def _multiple(schema: dict, ptr: str, lo, hi, ints: Node | None, integers_only: bool) -> Node | None:
     step = schema["multipleOf"]
     where = f"{ptr}/multipleOf"
-    if isinstance(step, bool) or not isinstance(step, (int, float)) or not step > 0 or not math.isfinite(step):
+    if isinstance(step, bool) or not isinstance(step, (int, float)) or not step > 0 or \
+            (isinstance(step, float) and not math.isfinite(step)):  # math.isfinite(10**400) overflows
         raise SchemaError("multipleOf must be a number > 0", where)
     if isinstance(step, int) or step == int(step) and step <= 2 ** 52:
         n = int(step)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from .. import deadline
 from ..automaton.regex import literal
 from .errors import SchemaError
 from .nodes import cat
@@ -59,7 +60,7 @@ def object_alternatives(c: "_Compiler", schema: dict, ptr: str, depth: int) -> l
             machine = _Members([list(values)], set(required), lo, hi)  # one order: the merged one
         except _TooManyStates:
             c.unsupported(f"counting members of an object with {len(values)} declared properties takes more "
-                          f"than {MAX_OBJECT_STATES} states", f"{ptr}/{'maxProperties' if hi is not None else 'minProperties'}")
+                          f"than {MAX_OBJECT_STATES} states", f"{ptr}/{_bound_keyword(lo, hi)}")
             lo, hi = 0, None
             machine = _Members([list(values)], set(required), lo, hi)
 
@@ -85,6 +86,8 @@ def object_alternatives(c: "_Compiler", schema: dict, ptr: str, depth: int) -> l
         sep = (comma,) if s[1] else ()
         for name, nxt in machine.moves(s):
             c.rule(lhs, *sep, keys[name], members[name], state(nxt))
+        for nxt in machine.skips(s):
+            c.rule(lhs, state(nxt))
         if machine.declared_done(s):
             if s[1] >= max(lo, 1):
                 c.rule(lhs)
@@ -117,23 +120,22 @@ class _Members:
         return self.hi is None or k < self.hi
 
     def moves(self, s) -> list[tuple[str, tuple]]:
+        """Write the next name of one order list. The lists are disjoint (`object_alternatives`
+        gives each name to one), so a name moves its own list only."""
         pos, k = s
         if not pos or not self.below_max(k):
             return []
-        out = []
-        for name in dict.fromkeys(n for order, p in zip(self.orders, pos) for n in order[p:]):
-            nxt = list(pos)
-            ok = True
-            for j, order in enumerate(self.orders):
-                if name in order:
-                    at = order.index(name)
-                    if at < pos[j] or any(n in self.required for n in order[pos[j]:at]):
-                        ok = False
-                        break
-                    nxt[j] = at + 1
-            if ok:
-                out.append((name, (tuple(nxt), self.bump(k))))
-        return out
+        return [(order[p], (pos[:j] + (p + 1,) + pos[j + 1:], self.bump(k)))
+                for j, (order, p) in enumerate(zip(self.orders, pos)) if p < len(order)]
+
+    def skips(self, s) -> list[tuple]:
+        """Pass over the next name of one order list without writing it (optional names only).
+        Skipping one name at a time keeps the rules linear in the names: jumping from each
+        position straight to every later name would make them quadratic (1000 optional
+        properties: a million rules)."""
+        pos, k = s
+        return [(pos[:j] + (p + 1,) + pos[j + 1:], k) for j, (order, p) in enumerate(zip(self.orders, pos))
+                if p < len(order) and order[p] not in self.required]
 
     def declared_done(self, s) -> bool:
         """May the declared part end here (no required name left)?"""
@@ -147,7 +149,8 @@ class _Members:
         seen, stack = {self.start}, [self.start]
         while stack:
             s = stack.pop()
-            nxt = [t for _, t in self.moves(s)]
+            deadline.check()
+            nxt = [t for _, t in self.moves(s)] + self.skips(s)
             if self.declared_done(s) and s[0]:
                 nxt.append(((), s[1]))
             if not s[0] and self.below_max(s[1]):
@@ -176,6 +179,11 @@ def _count_bounds(c: "_Compiler", schema: dict, ptr: str) -> tuple[int, int | No
         c.unsupported(f"maxProperties above {MAX_PROPERTY_COUNT} is not supported", f"{ptr}/maxProperties")
         hi = None
     return lo, hi
+
+
+def _bound_keyword(lo: int, hi: int | None) -> str:
+    """The keyword to blame for too many member states: a count bound if any, else the names."""
+    return "maxProperties" if hi is not None else "minProperties" if lo else "properties"
 
 
 def _esc(name: str) -> str:

@@ -26,39 +26,44 @@ class Resolver:
         self.base: dict[str, str] = {}  # pointer -> base URI
         self.resources: dict[str, str] = {}  # absolute URI (no fragment) -> pointer
         self.anchors: dict[str, str] = {}  # absolute URI with a plain-name fragment -> pointer
-        self._walk(root, "#", "")
+        self._walk(root)
 
-    def _walk(self, node: Any, ptr: str, base: str) -> None:
-        if not isinstance(node, dict):
-            return
-        has_ref = "$ref" in node and self.legacy_ref  # drafts 4-7: keywords beside $ref are ignored
-        ident = node.get(self.id_key)
-        if isinstance(ident, str) and not has_ref:
-            uri, frag = urldefrag(_join(base, ident))
-            if frag and not uri.endswith("/") and ident.startswith("#"):
-                self.anchors[f"{uri}#{frag}"] = ptr  # draft 6/7 `"$id": "#name"` is an anchor
-            else:
-                base = uri
-                self.resources.setdefault(uri, ptr)
-        anchor = node.get("$anchor")
-        if isinstance(anchor, str):
-            self.anchors[f"{base}#{anchor}"] = ptr
-        self.base[ptr] = base
-        if ptr == "#":
-            self.resources.setdefault(base, "#")
-        if has_ref:
-            return
-        for key in _ONE:
-            if isinstance(node.get(key), dict):
-                self._walk(node[key], f"{ptr}/{key}", base)
-        for key in _LIST:
-            if isinstance(node.get(key), list):
-                for k, sub in enumerate(node[key]):
-                    self._walk(sub, f"{ptr}/{key}/{k}", base)
-        for key in _MAP:
-            if isinstance(node.get(key), dict):
-                for name, sub in node[key].items():
-                    self._walk(sub, f"{ptr}/{key}/{escape(name)}", base)
+    def _walk(self, root: Any) -> None:
+        """Record the base URI of every subschema, and its `$id`s and anchors. An explicit stack,
+        not recursion: a schema nested thousands deep must reach the compiler's depth guard."""
+        stack = [(root, "#", "")]
+        while stack:
+            node, ptr, base = stack.pop()
+            if not isinstance(node, dict):
+                continue
+            has_ref = "$ref" in node and self.legacy_ref  # drafts 4-7: keywords beside $ref are ignored
+            ident = node.get(self.id_key)
+            if isinstance(ident, str) and not has_ref:
+                uri, frag = urldefrag(_join(base, ident))
+                if frag and not uri.endswith("/") and ident.startswith("#"):
+                    self.anchors[f"{uri}#{frag}"] = ptr  # draft 6/7 `"$id": "#name"` is an anchor
+                else:
+                    base = uri
+                    self.resources.setdefault(uri, ptr)
+            anchor = node.get("$anchor")
+            if isinstance(anchor, str):
+                self.anchors[f"{base}#{anchor}"] = ptr
+            self.base[ptr] = base
+            if ptr == "#":
+                self.resources.setdefault(base, "#")
+            if has_ref:
+                continue
+            children = []
+            for key in _ONE:
+                if isinstance(node.get(key), dict):
+                    children.append((node[key], f"{ptr}/{key}"))
+            for key in _LIST:
+                if isinstance(node.get(key), list):
+                    children += [(sub, f"{ptr}/{key}/{k}") for k, sub in enumerate(node[key])]
+            for key in _MAP:
+                if isinstance(node.get(key), dict):
+                    children += [(sub, f"{ptr}/{key}/{escape(name)}") for name, sub in node[key].items()]
+            stack += [(sub, sub_ptr, base) for sub, sub_ptr in reversed(children)]  # document order
 
     def base_of(self, ptr: str) -> str:
         while ptr not in self.base and "/" in ptr:

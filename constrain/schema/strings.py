@@ -10,9 +10,11 @@ parser cannot read exactly. No string satisfying the keywords together is a `Sch
 """
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 from ..automaton.product import NOTHING, intersect
+from .. import deadline
 from ..automaton.regex import Node, literal
 from ..errors import LimitError
 from .errors import SchemaError, UnsupportedSchemaError
@@ -27,7 +29,7 @@ def _length(schema: dict, key: str, ptr: str) -> int | None:
     v = schema.get(key)
     if v is None:
         return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or v != int(v):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 or v != int(v):
         raise SchemaError(f"{key} must be a non-negative integer", f"{ptr}/{key}")
     return int(v)
 
@@ -50,7 +52,8 @@ def string_pattern(schema: dict, ptr: str) -> Node:
     blame = "maxLength" if hi is not None else "minLength" if lo else "pattern" if pat is not None else "format"
     try:
         node = _terminal(fmt, pat, lo, hi)
-    except LimitError:
+    except LimitError as e:
+        deadline.reraise_expired(e)
         raise UnsupportedSchemaError(f"the string's automaton would exceed {MAX_STATES} states "
                                      "(length bounds are counted per character)", f"{ptr}/{blame}") from None
     if node is NOTHING:

@@ -1,0 +1,148 @@
+"""A server's use: one compiled grammar shared by threads (each sequence with its own matcher), and
+one process compiling schema after schema for hours. Masks must not depend on what other threads
+do, and caches must stay within their caps however many constraints pass through.
+"""
+from __future__ import annotations
+
+import functools
+import gc
+import json
+import sys
+import threading
+import weakref
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from constrain import compile_json_schema, compile_lark, compile_regex
+from constrain.index.trie import trie_of
+from constrain.mask.walks import SharedWalks
+
+GRAMMARS = Path(__file__).resolve().parent.parent / "grammars"
+_SCHEMA = {"type": "object", "properties": {
+    "name": {"type": "string", "maxLength": 12},
+    "tags": {"type": "array", "items": {"enum": ["red", "green", "blue"]}, "maxItems": 4},
+    "n": {"type": "integer", "minimum": -50, "maximum": 5000},
+    "ok": {"type": "boolean"}}, "required": ["name", "n"], "additionalProperties": False}
+_VALUES = [{"name": "alpha", "n": 7}, {"name": "é\u00e8 x", "tags": ["red", "blue"], "n": -50, "ok": True},
+           {"name": "", "tags": [], "n": 4999}, {"name": "q" * 12, "n": 0, "ok": False},
+           {"name": "a\"b\\c", "tags": ["green"] * 4, "n": 12}]
+
+
+def _trace(grammar, token_ids: list[int]) -> list[bytes]:
+    """The packed mask before each token (and before EOS) of one teacher-forced sequence."""
+    matcher, out = grammar.matcher(), []
+    for tid in token_ids:
+        mask = matcher.mask().numpy()
+        out.append(np.packbits(mask).tobytes())
+        assert mask[tid] and matcher.advance(tid)
+    out.append(np.packbits(matcher.mask().numpy()).tobytes())
+    return out
+
+
+@pytest.mark.parametrize("kind", ["schema", "regex", "lark"])
+def test_threads_sharing_a_grammar_see_the_single_threaded_masks(kind, smollm2_tokenizer, smollm2_vocab):
+    """Eight threads walk a freshly compiled grammar at once (its lazy caches fill under contention),
+    each sequence through its own matcher; every mask equals the one a fresh single-threaded
+    grammar computes."""
+    texts = [json.dumps(v) for v in _VALUES]
+    build = {"schema": lambda: compile_json_schema(_SCHEMA, smollm2_vocab),
+             "regex": lambda: compile_regex(r'\{"name": "[^"]{0,16}"[^\n]{0,120}', smollm2_vocab),
+             "lark": lambda: compile_lark(GRAMMARS / "json.lark", smollm2_vocab)}[kind]
+    sequences = [smollm2_tokenizer.encode(t, add_special_tokens=False) for t in texts] * 4
+    shared = build()
+    results: dict[int, list[bytes]] = {}
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def work(k: int) -> None:
+        try:
+            start.wait()
+            for j in range(k, len(sequences), 8):
+                results[j] = _trace(shared, sequences[j])
+        except BaseException as e:  # noqa: BLE001 (reported by the main thread)
+            errors.append(e)
+
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # switch threads often: interleave the cache updates
+    try:
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(previous)
+    assert not errors, errors
+    reference = build()
+    for j, ids in enumerate(sequences):
+        assert results[j] == _trace(reference, ids), f"sequence {j}: {texts[j % len(texts)]!r}"
+
+
+def _lru_caches() -> list:
+    """Every functools cache in the package's modules."""
+    return [f for name, module in sys.modules.items() if name.startswith("constrain")
+            for f in vars(module).values() if isinstance(f, functools._lru_cache_wrapper)]
+
+
+def _schema(k: int) -> dict:
+    """A different schema for each k: new string automata, patterns, bounds, enums and names."""
+    return {"type": "object", "properties": {
+        f"s{k}": {"type": "string", "minLength": k % 5, "maxLength": 5 + k % 40, "pattern": f"^x{k}"},
+        "n": {"type": "integer", "minimum": -k, "maximum": 10 * k + 3},
+        "e": {"enum": [f"v{k}-{i}" for i in range(k % 7 + 1)]},
+        "a": {"type": "array", "items": {"type": "number", "maximum": k + 0.5}, "maxItems": k % 4 + 1}},
+        "required": [f"s{k}"]}
+
+
+def test_a_long_running_process_keeps_its_caches_bounded(smollm2_tokenizer, smollm2_vocab):
+    """Hundreds of distinct schemas: each module cache stays within its maxsize (unbounded ones hold
+    a fixed set of keys), the shared walks within their byte cap (lowered here so eviction happens),
+    and a compiled grammar no one holds is freed."""
+    unbounded = {f for f in _lru_caches() if f.cache_info().maxsize is None}
+    shared = SharedWalks.of(trie_of(smollm2_vocab))
+    cap = shared.max_bytes
+    shared.max_bytes = 1 << 20
+    try:
+        sizes, peak = {}, 0
+        for k in range(100):
+            grammar = compile_json_schema(_schema(k), smollm2_vocab)
+            matcher = grammar.matcher()
+            for tid in smollm2_tokenizer.encode(f'{{"s{k}": "x{k}abc", "n": {k}, "e": "v{k}-0", "a": [1.5]}}',
+                                                add_special_tokens=False):
+                if not matcher.mask()[tid]:
+                    break
+                matcher.advance(tid)
+            assert shared.nbytes <= shared.max_bytes
+            peak = max(peak, shared.nbytes)
+            if k == 50:
+                sizes = {f: f.cache_info().currsize for f in unbounded}
+            if k == 90:
+                ref = weakref.ref(grammar)
+        del grammar, matcher
+        gc.collect()
+        assert peak > shared.max_bytes // 2, "the cap was never approached: the test proves nothing"
+        assert ref() is None, "a compiled grammar outlives every reference to it"
+        assert shared.nbytes == sum(node.nbytes for node in shared._walks.values())
+        for f in _lru_caches():
+            info = f.cache_info()
+            assert info.maxsize is None or info.currsize <= info.maxsize, f
+        assert {f: f.cache_info().currsize for f in unbounded} == sizes, "an unbounded cache grows with the schemas"
+    finally:
+        shared.max_bytes = cap
+
+
+def test_a_regex_keeps_at_most_mask_cache_size_masks(smollm2_tokenizer, smollm2_vocab):
+    """Each cached mask costs a vocabulary's worth of bytes: a grammar visiting many states keeps at
+    most `Limits.mask_cache_size` of them, and the masks it recomputes after eviction are the same."""
+    from constrain import Limits
+
+    pattern = r"[a-z]{0,3}\d{0,40}"  # 40-odd states reached by the digits alone
+    small = compile_regex(pattern, smollm2_vocab, limits=Limits(mask_cache_size=4))
+    large = compile_regex(pattern, smollm2_vocab)
+    ids = smollm2_tokenizer.encode("abc" + "0123456789" * 4, add_special_tokens=False)
+    for _ in range(2):  # the second pass recomputes evicted masks
+        assert _trace(small, ids) == _trace(large, ids)
+        assert len(small._masks) <= 4
+    assert len(large._masks) > 4
