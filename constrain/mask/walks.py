@@ -37,7 +37,7 @@ class LexNode:
         if self.tokens.size * 16 > vocab_size:
             self.dense = np.zeros(vocab_size, dtype=bool)
             self.dense[self.tokens] = True
-            self.tokens = self.tokens[:0]
+            self.tokens = np.zeros(0, dtype=tokens.dtype)  # not tokens[:0]: a view would pin the ids
         self.branches = [(t, d, np.sort(np.concatenate(parts))) for (t, d), parts in groups.items()]
 
     @staticmethod
