@@ -125,6 +125,8 @@ def test_a_long_running_process_keeps_its_caches_bounded(smollm2_tokenizer, smol
         assert peak > shared.max_bytes // 2, "the cap was never approached: the test proves nothing"
         assert ref() is None, "a compiled grammar outlives every reference to it"
         assert shared.nbytes == sum(node.nbytes for node in shared._walks.values())
+        arrays = [a for node in shared._walks.values() for a in [node.tokens, node.dense] if a is not None]
+        assert all(a.base is None for a in arrays), "a view pins memory its nbytes does not count"
         for f in _lru_caches():
             info = f.cache_info()
             assert info.maxsize is None or info.currsize <= info.maxsize, f
