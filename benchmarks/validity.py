@@ -390,7 +390,7 @@ def _git_head() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--limit", type=int, default=24, help="schemas, stratified by dataset")
+    parser.add_argument("--limit", type=int, default=16, help="schemas, stratified by dataset")
     parser.add_argument("--attempts", type=int, default=3, help="K: attempts of retry and auto")
     parser.add_argument("--cap", type=int, default=256, help="the most max_new_tokens of any schema")
     parser.add_argument("--timeout", type=float, default=300.0, help="CPU seconds per call")
