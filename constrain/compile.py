@@ -25,7 +25,8 @@ class Limits:
         early) or of the lexer shared by all terminals of a grammar (built lazily, so the bound may be hit while generating).
     max_grammar_size: rules plus the symbols on their right-hand sides (`Grammar.size`), after lark
         expands the grammar's groups, repetitions and templates (estimated before it does).
-    mask_cache_size: per-state masks kept per compiled regex (each costs vocab-size bytes).
+    mask_cache_size: per-state masks kept per compiled regex or grammar, least recently used out (each
+        costs vocab-size bytes: 1024 of Qwen's 151k tokens are 155 MB).
     max_configs: ways a grammar may split the text read so far into terminals at once.
     """
 
@@ -33,7 +34,7 @@ class Limits:
     max_nfa_states: int = 200_000
     max_dfa_states: int = 20_000
     max_grammar_size: int = 200_000
-    mask_cache_size: int = 2048
+    mask_cache_size: int = 1024
     max_configs: int = 256
 
 
@@ -86,7 +87,7 @@ def compile_lark(grammar, vocab, *, start: str = "start", limits: Limits = DEFAU
         deadline.check()
         compiled = CFGGrammar(loaded, vocab, source=read_grammar_text(grammar),
                               max_nfa_states=limits.max_nfa_states, max_lexer_states=limits.max_dfa_states,
-                              max_configs=limits.max_configs)
+                              max_configs=limits.max_configs, mask_cache_size=limits.mask_cache_size)
         deadline.check()
         compiled.mask_for(compiled.initial_state())  # pay for the first mask at compile time
     return compiled

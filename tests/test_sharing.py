@@ -148,3 +148,43 @@ def test_a_regex_keeps_at_most_mask_cache_size_masks(smollm2_tokenizer, smollm2_
         assert _trace(small, ids) == _trace(large, ids)
         assert len(small._masks) <= 4
     assert len(large._masks) > 4
+
+
+def test_outputs_of_a_grammar_share_parse_states_masks_and_steps(smollm2_tokenizer, smollm2_vocab):
+    """Parse states are interned: a second output reaching the same point holds the very same state,
+    so its masks and token steps are the first output's, looked up, not recomputed."""
+    grammar = compile_lark(GRAMMARS / "json.lark", smollm2_vocab)
+    ids = smollm2_tokenizer.encode(json.dumps(_VALUES[1]), add_special_tokens=False)
+    first, second = grammar.matcher(), grammar.matcher()
+    for tid in ids:
+        mask = first.mask()
+        assert second.mask() is mask
+        assert first.advance(tid) and second.advance(tid)
+        assert second._state is first._state
+
+
+def test_interned_states_keep_apart_what_the_parse_tells_apart(smollm2_tokenizer, smollm2_vocab):
+    """Nesting depth lives in the parse state: after "(x)" the output may end, after "((x)" it may
+    not, even once the shallower output has been through (and cached) every state it met."""
+    grammar = compile_lark('start: s\ns: "(" s ")" | "x"\n', smollm2_vocab)
+    by_bytes = {data: tid for tid, data in enumerate(smollm2_vocab.tokens) if tid not in smollm2_vocab.special_token_ids}
+    eos = smollm2_vocab.eos_token_id
+    for text, ends in [("(x)", True), ("((x)", False), ("((x))", True), ("(((x))", False)]:
+        matcher = grammar.matcher()
+        assert matcher.advance_many([by_bytes[ch.encode()] for ch in text])
+        assert bool(matcher.mask()[eos]) is ends, text
+
+
+def test_interning_past_its_cap_restarts_sharing_without_changing_masks(monkeypatch, smollm2_tokenizer,
+                                                                         smollm2_vocab):
+    """The intern table is bounded: past the cap it starts over; states made before stay valid."""
+    from constrain import Limits
+    from constrain.grammar import earley
+
+    ids = [smollm2_tokenizer.encode(json.dumps(v), add_special_tokens=False) for v in _VALUES]
+    reference = [_trace(compile_json_schema(_SCHEMA, smollm2_vocab), seq) for seq in ids]
+    monkeypatch.setattr(earley, "MAX_INTERNED", 3)
+    small = compile_json_schema(_SCHEMA, smollm2_vocab, limits=Limits(mask_cache_size=2))
+    for _ in range(2):
+        assert [_trace(small, seq) for seq in ids] == reference
+        assert len(small.parser._interned) <= 3 and len(small._masks) <= 2

@@ -1,19 +1,21 @@
-"""An Earley parser over terminals, stepped one terminal at a time.
+"""An Earley parser over terminals, stepped one terminal at a time, with interned parse states.
 
 Why Earley: it accepts every context-free grammar (ambiguous, left-recursive, nullable, not LALR(1))
 without rewriting it, and it runs iteratively, so nesting depth is bounded by memory, not by Python's
 recursion limit. Nullable nonterminals follow Aycock and Horspool: predicting one also steps over it.
 
-A `ParseState` is immutable: the chart up to now plus the current set's items indexed by the symbol
-they wait for. `scan(terminal)` returns the next state or None, memoised: repeated questions during
-mask computation cost a dictionary lookup. The memo makes the states of one output a tree under its
-initial state, so each output must start from its own `initial()` for that tree to be freed with it.
+A `ParseState` is one Earley set, immutable. An item names the set it started in by reference (None:
+this set), not by position, so a state is fully described by the items it was seeded with, and the
+parser interns states by those seeds: the parse after `{"a": ` is the same object in every output of
+a grammar, wherever it occurs. That is what lets the mask layer cache masks and token steps per
+state across outputs. `scan(terminal)` is memoised on the state: repeated questions cost a lookup.
 """
 from __future__ import annotations
 
 from .cfg import Grammar, Rule, productive_symbols
 
-Item = tuple[int, int, int]  # (rule index, dot, origin set)
+Item = tuple[int, int, "ParseState | None"]  # (rule index, dot, the set it started in; None: this one)
+MAX_INTERNED = 50_000  # states kept for sharing per parser; past it sharing restarts (memory bound)
 
 
 class EarleyParser:
@@ -26,20 +28,31 @@ class EarleyParser:
             self.by_lhs.setdefault(rule.lhs, []).append(k)
         self.nullable = productive_symbols(self.rules, set())  # derive the empty string
         self.num_terminals = len(grammar.terminals)
+        self._interned: dict[frozenset[Item], ParseState] = {}
+        self._initial = ParseState(self, 0, [(len(self.rules) - 1, 0, None)])
 
     def initial(self) -> "ParseState":
-        return ParseState(self, [], [(len(self.rules) - 1, 0, 0)])
+        return self._initial
+
+    def state(self, position: int, seeds: list[Item]) -> "ParseState":
+        """The state seeded by `seeds` (items whose sets all exist already), built once."""
+        key = frozenset(seeds)
+        found = self._interned.get(key)
+        if found is None:
+            if len(self._interned) >= MAX_INTERNED:
+                self._interned.clear()
+            found = self._interned[key] = ParseState(self, position, seeds)
+        return found
 
 
 class ParseState:
-    __slots__ = ("parser", "chart", "allowed", "accepting", "_next")
+    __slots__ = ("parser", "position", "waiting", "allowed", "accepting", "_next")
 
-    def __init__(self, parser: EarleyParser, chart: list, seeds: list[Item]):
+    def __init__(self, parser: EarleyParser, position: int, seeds: list[Item]):
         self.parser = parser
-        waiting, complete_start = _closure(parser, chart, seeds)
-        self.chart = chart + [waiting]
-        self.allowed = frozenset(s for s in waiting if s < parser.num_terminals)
-        self.accepting = complete_start
+        self.position = position  # terminals read: every origin set has a smaller one
+        self.waiting, self.accepting = _closure(parser, position, seeds)  # symbol -> items waiting on it
+        self.allowed = frozenset(s for s in self.waiting if s < parser.num_terminals)
         self._next: dict[int | frozenset[int], ParseState | None] = {}  # by terminal, or set of them
 
     def scan(self, terminal: int) -> "ParseState | None":
@@ -57,15 +70,18 @@ class ParseState:
             self._next[terminals] = self._read(sorted(terminals))
         return self._next[terminals]
 
+    def origin(self, item: Item) -> "ParseState":
+        """The set `item` started in."""
+        return self if item[2] is None else item[2]
+
     def _read(self, terminals) -> "ParseState | None":
-        waiting = self.chart[-1]
-        seeds = [(r, d + 1, o) for t in terminals for r, d, o in waiting.get(t, ())]
-        return ParseState(self.parser, self.chart, seeds) if seeds else None
+        seeds = [(r, d + 1, self if o is None else o) for t in terminals for r, d, o in self.waiting.get(t, ())]
+        return self.parser.state(self.position + 1, seeds) if seeds else None
 
 
-def _closure(parser: EarleyParser, chart: list, seeds: list[Item]) -> tuple[dict[int, list[Item]], bool]:
-    """Predict and complete from `seeds`; return the items waiting on each symbol."""
-    pos = len(chart)
+def _closure(parser: EarleyParser, position: int, seeds: list[Item]) -> tuple[dict[int, list[Item]], bool]:
+    """Predict and complete from `seeds`; return the items waiting on each symbol, and whether the
+    whole input so far is a sentence (the augmented rule completed from the initial set)."""
     rules, by_lhs, nullable, nt = parser.rules, parser.by_lhs, parser.nullable, parser.num_terminals
     seen = set(seeds)
     agenda = list(seeds)
@@ -79,7 +95,7 @@ def _closure(parser: EarleyParser, chart: list, seeds: list[Item]) -> tuple[dict
             symbol = rhs[dot]
             waiting.setdefault(symbol, []).append(item)
             if symbol >= nt:
-                new = [(k, 0, pos) for k in by_lhs.get(symbol, ())]
+                new = [(k, 0, None) for k in by_lhs.get(symbol, ())]
                 if symbol in nullable:
                     new.append((r, dot + 1, origin))
                 for n in new:
@@ -89,13 +105,14 @@ def _closure(parser: EarleyParser, chart: list, seeds: list[Item]) -> tuple[dict
         else:
             lhs = rules[r].lhs
             if lhs == parser.augmented:
-                accepting = accepting or origin == 0
+                accepting = accepting or (position if origin is None else origin.position) == 0
                 continue
-            parents = waiting.get(lhs, ()) if origin == pos else chart[origin].get(lhs, ())
+            # parents in this set keep their origins; parents in an earlier set that started there
+            # (origin None relative to it) started in that set
+            parents = waiting.get(lhs, ()) if origin is None else origin.waiting.get(lhs, ())
             for r2, d2, o2 in list(parents):
-                n = (r2, d2 + 1, o2)
+                n = (r2, d2 + 1, origin if o2 is None else o2)
                 if n not in seen:
                     seen.add(n)
                     agenda.append(n)
     return waiting, accepting
-

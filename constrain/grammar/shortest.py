@@ -3,11 +3,11 @@
 Per grammar, once: a shortest string of every symbol (Knuth's generalisation of Dijkstra to
 grammars: a rule is evaluated when all its symbols are final, so no choice depends on itself).
 
-Per output: `goal(j)` says, for each symbol X some item of chart set j waits on, the fewest bytes
+Per Earley set: `goal(j)` says, for each symbol X some item of set j waits on, the fewest bytes
 that finish the whole parse once an X spanning from j to "now" is read: an item (A -> a . X b, o)
 costs |b| plus the goal of A in set o. Items predicted in set j itself (o = j) make the sets' goals
 depend on each other, so each set is solved by Dijkstra; the goals of a set never change once it
-exists, so each is computed once per output and shared by every later parse state.
+exists, so each is computed once and shared by every later parse state.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import heapq
 
 from .earley import EarleyParser, ParseState
 
-Goal = dict[int, tuple[int, tuple[int, int, int]]]  # symbol -> (bytes, the item that achieves it)
+Goal = dict[int, tuple[int, tuple]]  # symbol -> (bytes, the item that achieves it)
 
 
 class SymbolStrings:
@@ -59,76 +59,74 @@ class SymbolStrings:
 
 
 class ParseCompletions:
-    """Shortest completions of the parse states of one output (memoised per chart set)."""
+    """Shortest completions of parse states (memoised per Earley set: sets are shared by states)."""
 
     def __init__(self, strings: SymbolStrings):
         self.strings = strings
-        # id(chart set) -> (the set, kept alive; its goals; their texts, filled on demand)
-        self._goals: dict[int, tuple[dict, Goal, dict[int, bytes]]] = {}
+        self._goals: dict[ParseState, tuple[Goal, dict[int, bytes]]] = {}  # its goals; their texts, on demand
 
     def after(self, parse: ParseState, terminal: int) -> bytes | None:
         """Shortest bytes that finish the parse once `terminal` is read next (None: it cannot be)."""
-        n = len(parse.chart) - 1
-        if terminal not in self._goal(parse.chart, n):
+        if terminal not in self._goal(parse):
             return None
-        return self._spell(parse.chart, n, terminal)
+        return self._spell(parse, terminal)
 
     def complete(self, parse: ParseState) -> bytes:
         """Shortest bytes that finish the parse from where it is."""
         if parse.accepting:
             return b""
-        n = len(parse.chart) - 1
-        goal, strings = self._goal(parse.chart, n), self.strings.strings
+        goal, strings = self._goal(parse), self.strings.strings
         symbol = min(goal, key=lambda x: len(strings[x]) + goal[x][0])
-        return strings[symbol] + self._spell(parse.chart, n, symbol)
+        return strings[symbol] + self._spell(parse, symbol)
 
-    def _spell(self, chart: list, j: int, symbol: int) -> bytes:
+    def _spell(self, at: ParseState, symbol: int) -> bytes:
         """The goal's text, memoised per (set, symbol): the chains up to the start share their tails."""
         augmented, rules = len(self.strings.parser.rules) - 1, self.strings.parser.rules
         chain = []
         while True:
-            _, goal, spelled = self._goals[id(chart[j])]
+            goal, spelled = self._goals[at]
             done = spelled.get(symbol)
             if done is not None:
                 break
-            rule, dot, origin = goal[symbol][1]
+            item = goal[symbol][1]
+            rule, dot, _ = item
             chain.append((spelled, symbol, self.strings.suffix(rule, dot + 1)))
             if rule == augmented:
                 done = b""
                 break
-            symbol, j = rules[rule].lhs, origin
+            symbol, at = rules[rule].lhs, at.origin(item)
         for spelled, symbol, head in reversed(chain):
             done = spelled[symbol] = head + done
         return done
 
-    def _goal(self, chart: list, j: int) -> Goal:
-        hit = self._goals.get(id(chart[j]))
+    def _goal(self, parse: ParseState) -> Goal:
+        hit = self._goals.get(parse)
         if hit is not None:
-            return hit[1]
-        todo, needed = [j], set()
+            return hit[0]
+        todo, needed = [parse], set()
         while todo:  # every earlier set this one's items lead back to, solved from the bottom up
-            k = todo.pop()
-            if k in needed or id(chart[k]) in self._goals:
+            at = todo.pop()
+            if at in needed or at in self._goals:
                 continue
-            needed.add(k)
-            todo.extend(o for items in chart[k].values() for _, _, o in items if o < k)
-        for k in sorted(needed):
-            self._goals[id(chart[k])] = (chart[k], self._solve(chart, k), {})
-        return self._goals[id(chart[j])][1]
+            needed.add(at)
+            todo.extend(o for items in at.waiting.values() for _, _, o in items if o is not None)
+        for at in sorted(needed, key=lambda at: at.position):
+            self._goals[at] = (self._solve(at), {})
+        return self._goals[parse][0]
 
-    def _solve(self, chart: list, j: int) -> Goal:
+    def _solve(self, at: ParseState) -> Goal:
         rules, suffix_len = self.strings.parser.rules, self.strings.suffix_len
         augmented = len(rules) - 1
-        heap: list[tuple[int, int, tuple[int, int, int]]] = []
-        waits_on: dict[int, list[tuple[int, int, tuple[int, int, int]]]] = {}  # A -> items needing A's goal here
-        for symbol, items in chart[j].items():
+        heap: list[tuple[int, int, tuple]] = []
+        waits_on: dict[int, list[tuple[int, int, tuple]]] = {}  # A -> items needing A's goal here
+        for symbol, items in at.waiting.items():
             for item in items:
                 rule, dot, origin = item
                 cost = suffix_len[rule][dot + 1]
                 if rule == augmented:
                     heap.append((cost, symbol, item))
-                elif origin < j:
-                    below = self._goals[id(chart[origin])][1].get(rules[rule].lhs)
+                elif origin is not None:
+                    below = self._goals[origin][0].get(rules[rule].lhs)
                     if below is not None:
                         heap.append((cost + below[0], symbol, item))
                 else:

@@ -23,6 +23,7 @@ per token.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 
 import numpy as np
 import torch
@@ -38,6 +39,7 @@ from ..matcher import CompiledGrammar
 from .walks import LexNode, SharedWalks
 
 _ROOT = np.zeros(1, dtype=np.int64)  # the trie's root node, where every token starts
+MAX_STEPS = 200_000  # per grammar: remembered (state, token) -> state steps
 Config = tuple[ParseState, int]  # the parse so far, the lexer DFA state inside the current terminal
 
 
@@ -45,7 +47,7 @@ class CFGGrammar(CompiledGrammar):
     """A reduced context-free grammar bound to a vocabulary."""
 
     def __init__(self, grammar: Grammar, vocab, *, source: str = "", max_nfa_states: int = 200_000,
-                 max_lexer_states: int = 50_000, max_configs: int = 256):
+                 max_lexer_states: int = 50_000, max_configs: int = 256, mask_cache_size: int = 1024):
         self.grammar = grammar
         self.vocab = vocab
         self.source = source
@@ -62,14 +64,17 @@ class CFGGrammar(CompiledGrammar):
         self._patterns = [t.pattern for t in grammar.terminals]
         self._max_configs = max_configs
         self._lock = threading.RLock()
+        # parse states are interned (`grammar.earley`), so a state recurs in every output that
+        # reaches the same point: its mask and its token steps are computed once
+        self._masks: OrderedDict[tuple[Config, ...], torch.Tensor] = OrderedDict()
+        self._max_masks = mask_cache_size
+        self._steps: dict[tuple[tuple[Config, ...], int], tuple[Config, ...] | None] = {}
         self._check_terminals()
         self._self_closed = frozenset(t for t in grammar.ignore if _closed_under_repetition(grammar.terminals[t].pattern))
 
     # ---------------------------------------------------------------- protocol
 
     def initial_state(self) -> tuple[Config, ...]:
-        """A fresh start for each output: parse states memoise their successors, so a shared start
-        would keep every output's parse tree alive for as long as the grammar."""
         parse = self.parser.initial()
         return ((parse, self._start(parse)),)
 
@@ -77,24 +82,37 @@ class CFGGrammar(CompiledGrammar):
         return any(self._config_accepts(*config) for config in state)
 
     def mask_for(self, state: tuple[Config, ...]) -> torch.Tensor:
-        out = np.zeros(self.vocab.size, dtype=bool)
         with self._lock:
+            mask = self._masks.get(state)
+            if mask is not None:
+                self._masks.move_to_end(state)
+                return mask
+            out = np.zeros(self.vocab.size, dtype=bool)
             seen: dict[tuple[int, int], ParseState] = {}
             for parse, q in state:
                 self._collect(parse, self._walk(q, 0, _ROOT), out, seen)
             out[self.vocab.eos_token_id] = self.is_accepting(state)
-        return torch.from_numpy(out)
+            mask = self._masks[state] = torch.from_numpy(out)
+            if len(self._masks) > self._max_masks:
+                self._masks.popitem(last=False)
+        return mask
 
     def step(self, state: tuple[Config, ...], token_id: int) -> tuple[Config, ...] | None:
         if token_id in self.vocab.special_token_ids or not 0 <= token_id < self.vocab.size:
             return None
-        configs = list(state)
         with self._lock:
+            key = (state, token_id)
+            if key in self._steps:
+                return self._steps[key]
+            configs = list(state)
             for byte in self.vocab.tokens[token_id]:
                 configs = self._step_byte(configs, byte)
                 if not configs:
-                    return None
-        return tuple(configs)
+                    break
+            if len(self._steps) >= MAX_STEPS:
+                self._steps.clear()
+            nxt = self._steps[key] = tuple(configs) if configs else None
+        return nxt
 
     # ---------------------------------------------------------------- internals
 

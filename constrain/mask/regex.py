@@ -19,7 +19,7 @@ from ..matcher import CompiledGrammar
 class RegexGrammar(CompiledGrammar):
     """A DFA bound to a vocabulary. States are DFA state numbers."""
 
-    def __init__(self, dfa: DFA, vocab, *, source: str = "", mask_cache_size: int = 2048):
+    def __init__(self, dfa: DFA, vocab, *, source: str = "", mask_cache_size: int = 1024):
         self.dfa = dfa
         self.vocab = vocab
         self.source = source
