@@ -26,21 +26,46 @@ MAX_GROUP_DEPTH = 100
 Ranges = tuple[tuple[int, int], ...]  # sorted, disjoint, non-adjacent inclusive code point ranges
 
 
+def _hash_once(cls: type) -> type:
+    """Cache a frozen node's structural hash on it. Nodes key caches and dicts everywhere (`nfa._piece`,
+    the schema compiler), and the dataclass hash walks the whole subtree on every call: with the
+    cache a subtree is hashed once, so hashing a tree costs O(its new nodes). Equality stays structural."""
+    structural = cls.__hash__
+
+    def __hash__(self) -> int:
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = self.__dict__["_hash"] = structural(self)
+        return h
+
+    def __getstate__(self) -> dict:
+        """Copies and pickles recompute it: a hash may hold only in this process (an `Automaton`'s)."""
+        return {k: v for k, v in self.__dict__.items() if k != "_hash"}
+
+    cls.__hash__ = __hash__
+    cls.__getstate__ = __getstate__
+    return cls
+
+
+@_hash_once
 @dataclass(frozen=True)
 class CharSet:
     ranges: Ranges
 
 
+@_hash_once
 @dataclass(frozen=True)
 class Concat:
     items: tuple["Node", ...]
 
 
+@_hash_once
 @dataclass(frozen=True)
 class Alt:
     items: tuple["Node", ...]
 
 
+@_hash_once
 @dataclass(frozen=True)
 class Repeat:
     item: "Node"
