@@ -63,10 +63,13 @@ class NFA:
     lexer, so the DFA can tell which terminals a byte string completes. `entries[k]` is where
     pattern k starts, so a DFA can start from any subset of the patterns; `spans[k]` is the range
     of states pattern k owns (built the same way wherever the pattern appears).
+
+    A state's moves are tuples of ints, not lists: the garbage collector stops tracking those, where
+    a lexer's hundred thousand lists made every full collection rescan them (a third of build time).
     """
 
-    eps: list[list[int]] = field(default_factory=list)
-    edges: list[list[tuple[int, int, int]]] = field(default_factory=list)
+    eps: list[tuple[int, ...]] = field(default_factory=list)
+    edges: list[tuple[tuple[int, int, int], ...]] = field(default_factory=list)
     start: int = 0
     accepts: dict[int, int] = field(default_factory=dict)
     entries: list[int] = field(default_factory=list)
@@ -75,9 +78,13 @@ class NFA:
     trimmed: bool = True  # False once a part may not reach the exit (an empty set, a DFA's dead state)
 
     def add_state(self) -> int:
-        self.eps.append([])
-        self.edges.append([])
+        self.eps.append(())
+        self.edges.append(())
         return len(self.eps) - 1
+
+    def link(self, s: int, t: int) -> None:
+        """An epsilon move s -> t (states get at most two one by one; an alternation's are set at once)."""
+        self.eps[s] += (t,)
 
     @property
     def size(self) -> int:
@@ -116,17 +123,18 @@ def build_union(nodes: list[Node], max_states: int) -> NFA:
         first = nfa.size
         entry, exit_ = _paste(nfa, _piece(node))
         nfa.spans.append((first, nfa.size))
-        nfa.eps[nfa.start].append(entry)
         nfa.entries.append(entry)
         nfa.accepts[exit_] = label
+    nfa.eps[nfa.start] = tuple(nfa.entries)
     return nfa
 
 
 def _paste(nfa: NFA, piece: "_Piece") -> tuple[int, int]:
     """Copy `piece` into `nfa`; return its (entry, exit) there."""
     first = nfa.size
-    nfa.eps.extend([[t + first for t in targets] for targets in piece.eps])
-    nfa.edges.extend([[(lo, hi, t + first) for lo, hi, t in edges] for edges in piece.edges])
+    shift = first.__add__
+    nfa.eps.extend([tuple(map(shift, targets)) for targets in piece.eps])
+    nfa.edges.extend([tuple([(lo, hi, t + first) for lo, hi, t in edges]) for edges in piece.edges])
     if nfa.live:
         nfa.live.extend(piece.live)
     nfa.trimmed = nfa.trimmed and piece.trimmed
@@ -153,7 +161,7 @@ def _piece(node: Node) -> _Piece:
     nfa.accepts[exit_] = 0
     # every Thompson state lies on a path to the exit unless an empty set or a dead DFA state cut it
     live = [True] * nfa.size if nfa.trimmed else _coreachable(nfa)
-    return _Piece(tuple(map(tuple, nfa.eps)), tuple(map(tuple, nfa.edges)), entry, exit_, tuple(live),
+    return _Piece(tuple(nfa.eps), tuple(nfa.edges), entry, exit_, tuple(live),
                   all(live))
 
 
@@ -181,38 +189,42 @@ def _fragment(nfa: NFA, node: Node) -> tuple[int, int]:
     """Add `node` to `nfa`; return its (entry, exit) states."""
     if isinstance(node, CharSet):
         entry, exit_ = nfa.add_state(), nfa.add_state()
+        first: list[tuple[int, int, int]] = []  # the entry's moves; every later state has one
         for lo, hi in node.ranges:
             for seq in utf8_sequences(lo, hi):
-                state = entry
-                for k, (blo, bhi) in enumerate(seq):
-                    nxt = exit_ if k == len(seq) - 1 else nfa.add_state()
-                    nfa.edges[state].append((blo, bhi, nxt))
-                    state = nxt
-        nfa.trimmed = nfa.trimmed and bool(nfa.edges[entry])  # no edge: a set of no characters
+                nxt = exit_ if len(seq) == 1 else nfa.add_state()
+                first.append((seq[0][0], seq[0][1], nxt))
+                for k in range(1, len(seq)):
+                    state, nxt = nxt, exit_ if k == len(seq) - 1 else nfa.add_state()
+                    nfa.edges[state] = ((seq[k][0], seq[k][1], nxt),)
+        nfa.edges[entry] = tuple(first)
+        nfa.trimmed = nfa.trimmed and bool(first)  # no edge: a set of no characters
         return entry, exit_
     if isinstance(node, Concat):
         entry = exit_ = nfa.add_state()
         for item in node.items:
             a, b = _fragment(nfa, item)
-            nfa.eps[exit_].append(a)
+            nfa.link(exit_, a)
             exit_ = b
         return entry, exit_
     if isinstance(node, Alt):
         entry, exit_ = nfa.add_state(), nfa.add_state()
+        branches = []
         for item in node.items:
             a, b = _fragment(nfa, item)
-            nfa.eps[entry].append(a)
-            nfa.eps[b].append(exit_)
+            branches.append(a)
+            nfa.link(b, exit_)
+        nfa.eps[entry] = tuple(branches)
         return entry, exit_
     if isinstance(node, Automaton):  # one NFA state per DFA state, accepting ones lead to the exit
         nfa.trimmed = False
         base = nfa.size
         for row in node.edges:
-            nfa.eps.append([])
-            nfa.edges.append([(lo, hi, base + t) for lo, hi, t in row])
+            nfa.eps.append(())
+            nfa.edges.append(tuple([(lo, hi, base + t) for lo, hi, t in row]))
         exit_ = nfa.add_state()
         for s in node.accepting:
-            nfa.eps[base + s].append(exit_)
+            nfa.link(base + s, exit_)
         return base + node.start, exit_
     return _repeat(nfa, node)
 
@@ -223,21 +235,21 @@ def _repeat(nfa: NFA, node: Repeat) -> tuple[int, int]:
     entry = exit_ = nfa.add_state()
     for _ in range(node.min):
         a, b = _paste(nfa, item)
-        nfa.eps[exit_].append(a)
+        nfa.link(exit_, a)
         exit_ = b
     if node.max is None:  # a loop: x*
         a, b = _paste(nfa, item)
-        nfa.eps[exit_].append(a)
-        nfa.eps[b].append(a)
+        nfa.link(exit_, a)
+        nfa.link(b, a)
         end = nfa.add_state()
-        nfa.eps[exit_].append(end)
-        nfa.eps[b].append(end)
+        nfa.link(exit_, end)
+        nfa.link(b, end)
         return entry, end
     end = nfa.add_state()  # optional copies, nested: (x(x(x)?)?)?
     for _ in range(node.max - node.min):
-        nfa.eps[exit_].append(end)
+        nfa.link(exit_, end)
         a, b = _paste(nfa, item)
-        nfa.eps[exit_].append(a)
+        nfa.link(exit_, a)
         exit_ = b
-    nfa.eps[exit_].append(end)
+    nfa.link(exit_, end)
     return entry, end
