@@ -57,7 +57,9 @@ def _split(lo: int, hi: int, out: list[ByteSeq]) -> None:
 
 @dataclass
 class NFA:
-    """States are ints; `eps[s]` are epsilon moves, `edges[s]` are (lo, hi, target) byte moves.
+    """States are ints; `eps[s]` are epsilon moves, `edges[s]` are (lo, hi, target) byte moves, each
+    target written as its offset from s: a pattern pasted anywhere (a union, the copies of a counted
+    repetition) reuses its states' move tuples as they are, instead of renumbering every one.
 
     `accepts` maps each accepting state to its label: one label for a regex, one per terminal for a
     lexer, so the DFA can tell which terminals a byte string completes. `entries[k]` is where
@@ -84,7 +86,7 @@ class NFA:
 
     def link(self, s: int, t: int) -> None:
         """An epsilon move s -> t (states get at most two one by one; an alternation's are set at once)."""
-        self.eps[s] += (t,)
+        self.eps[s] += (t - s,)
 
     @property
     def size(self) -> int:
@@ -125,16 +127,15 @@ def build_union(nodes: list[Node], max_states: int) -> NFA:
         nfa.spans.append((first, nfa.size))
         nfa.entries.append(entry)
         nfa.accepts[exit_] = label
-    nfa.eps[nfa.start] = tuple(nfa.entries)
+    nfa.eps[nfa.start] = tuple(entry - nfa.start for entry in nfa.entries)
     return nfa
 
 
 def _paste(nfa: NFA, piece: "_Piece") -> tuple[int, int]:
-    """Copy `piece` into `nfa`; return its (entry, exit) there."""
+    """Copy `piece` into `nfa` (its moves are relative: shared as they are); return its (entry, exit) there."""
     first = nfa.size
-    shift = first.__add__
-    nfa.eps.extend([tuple(map(shift, targets)) for targets in piece.eps])
-    nfa.edges.extend([tuple([(lo, hi, t + first) for lo, hi, t in edges]) for edges in piece.edges])
+    nfa.eps.extend(piece.eps)
+    nfa.edges.extend(piece.edges)
     if nfa.live:
         nfa.live.extend(piece.live)
     nfa.trimmed = nfa.trimmed and piece.trimmed
@@ -169,10 +170,10 @@ def _coreachable(nfa: NFA) -> list[bool]:
     """Which NFA states can reach an accept state."""
     back: list[list[int]] = [[] for _ in range(nfa.size)]
     for s in range(nfa.size):
-        for t in nfa.eps[s]:
-            back[t].append(s)
-        for _, _, t in nfa.edges[s]:
-            back[t].append(s)
+        for d in nfa.eps[s]:
+            back[s + d].append(s)
+        for _, _, d in nfa.edges[s]:
+            back[s + d].append(s)
     live = [False] * nfa.size
     for s in nfa.accepts:
         live[s] = True
@@ -193,10 +194,10 @@ def _fragment(nfa: NFA, node: Node) -> tuple[int, int]:
         for lo, hi in node.ranges:
             for seq in utf8_sequences(lo, hi):
                 nxt = exit_ if len(seq) == 1 else nfa.add_state()
-                first.append((seq[0][0], seq[0][1], nxt))
+                first.append((seq[0][0], seq[0][1], nxt - entry))
                 for k in range(1, len(seq)):
                     state, nxt = nxt, exit_ if k == len(seq) - 1 else nfa.add_state()
-                    nfa.edges[state] = ((seq[k][0], seq[k][1], nxt),)
+                    nfa.edges[state] = ((seq[k][0], seq[k][1], nxt - state),)
         nfa.edges[entry] = tuple(first)
         nfa.trimmed = nfa.trimmed and bool(first)  # no edge: a set of no characters
         return entry, exit_
@@ -212,16 +213,16 @@ def _fragment(nfa: NFA, node: Node) -> tuple[int, int]:
         branches = []
         for item in node.items:
             a, b = _fragment(nfa, item)
-            branches.append(a)
+            branches.append(a - entry)
             nfa.link(b, exit_)
         nfa.eps[entry] = tuple(branches)
         return entry, exit_
     if isinstance(node, Automaton):  # one NFA state per DFA state, accepting ones lead to the exit
         nfa.trimmed = False
         base = nfa.size
-        for row in node.edges:
+        for s, row in enumerate(node.edges):
             nfa.eps.append(())
-            nfa.edges.append(tuple([(lo, hi, base + t) for lo, hi, t in row]))
+            nfa.edges.append(tuple([(lo, hi, t - s) for lo, hi, t in row]))
         exit_ = nfa.add_state()
         for s in node.accepting:
             nfa.link(base + s, exit_)
