@@ -186,21 +186,37 @@ def _coreachable(nfa: NFA) -> list[bool]:
     return live
 
 
+@lru_cache(maxsize=4096)
+def _charset_moves(node: CharSet) -> tuple[tuple[tuple[int, int, int], ...], ...]:
+    """The byte moves of a character set's states, entry first and exit second: the same wherever
+    it is placed (targets are relative), so built once per set (a JSON string repeats a few sets)."""
+    moves: list[tuple[tuple[int, int, int], ...]] = [(), ()]
+    first: list[tuple[int, int, int]] = []  # the entry's moves; every later state has one
+    for lo, hi in node.ranges:
+        for seq in utf8_sequences(lo, hi):
+            state, nxt = 0, 1
+            for k, (blo, bhi) in enumerate(seq):
+                nxt = 1 if k == len(seq) - 1 else len(moves)
+                if nxt != 1:
+                    moves.append(())
+                if state:
+                    moves[state] = ((blo, bhi, nxt - state),)
+                else:
+                    first.append((blo, bhi, nxt))
+                state = nxt
+    moves[0] = tuple(first)
+    return tuple(moves)
+
+
 def _fragment(nfa: NFA, node: Node) -> tuple[int, int]:
     """Add `node` to `nfa`; return its (entry, exit) states."""
     if isinstance(node, CharSet):
-        entry, exit_ = nfa.add_state(), nfa.add_state()
-        first: list[tuple[int, int, int]] = []  # the entry's moves; every later state has one
-        for lo, hi in node.ranges:
-            for seq in utf8_sequences(lo, hi):
-                nxt = exit_ if len(seq) == 1 else nfa.add_state()
-                first.append((seq[0][0], seq[0][1], nxt - entry))
-                for k in range(1, len(seq)):
-                    state, nxt = nxt, exit_ if k == len(seq) - 1 else nfa.add_state()
-                    nfa.edges[state] = ((seq[k][0], seq[k][1], nxt - state),)
-        nfa.edges[entry] = tuple(first)
-        nfa.trimmed = nfa.trimmed and bool(first)  # no edge: a set of no characters
-        return entry, exit_
+        entry = nfa.size
+        moves = _charset_moves(node)
+        nfa.eps.extend([()] * len(moves))
+        nfa.edges.extend(moves)
+        nfa.trimmed = nfa.trimmed and bool(moves[0])  # no edge: a set of no characters
+        return entry, entry + 1
     if isinstance(node, Concat):
         entry = exit_ = nfa.add_state()
         for item in node.items:
