@@ -33,7 +33,6 @@ class DFA:
         self.table[DEAD] = DEAD
         self.accepting = np.zeros(64, dtype=bool)
         self.labels: list[frozenset[int]] = [frozenset()]
-        self._closures: dict[int, frozenset[int]] = {}  # NFA state -> its closure (`_closure`)
         self.start = self._intern(self._closure([nfa.start]))
 
     @property
@@ -98,24 +97,17 @@ class DFA:
     # ------------------------------------------------------------ construction
 
     def _closure(self, states) -> frozenset[int]:
-        """Epsilon closure, keeping only states that read a byte or accept, and can still accept: the
-        union of each state's own, found once per NFA state (the same targets recur in many subsets)."""
-        found = self._closures
-        parts = [found[s] if s in found else self._closure_of(s) for s in states]
-        return parts[0] if len(parts) == 1 else frozenset().union(*parts)
-
-    def _closure_of(self, state: int) -> frozenset[int]:
+        """Epsilon closure, keeping only states that read a byte or accept, and can still accept."""
         nfa, live = self.nfa, self.nfa.live
-        seen = {state}
-        stack = [state]
+        seen = set(states)
+        stack = list(states)
         while stack:
             s = stack.pop()
             for d in nfa.eps[s]:
                 if s + d not in seen:
                     seen.add(s + d)
                     stack.append(s + d)
-        closure = self._closures[state] = frozenset(s for s in seen if live[s] and (nfa.edges[s] or s in nfa.accepts))
-        return closure
+        return frozenset(s for s in seen if live[s] and (nfa.edges[s] or s in nfa.accepts))
 
     def _intern(self, subset: frozenset[int], start: bool = False) -> int:
         key = ("start", subset) if start and subset else subset
