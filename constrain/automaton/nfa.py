@@ -132,7 +132,7 @@ def build_union(nodes: list[Node], max_states: int) -> NFA:
 
 
 def _paste(nfa: NFA, piece: "_Piece") -> tuple[int, int]:
-    """Copy `piece` into `nfa` (its moves are relative: shared as they are); return its (entry, exit) there."""
+    """Copy `piece` into `nfa` (its moves are relative: shared, not renumbered); return its (entry, exit) there."""
     first = nfa.size
     nfa.eps.extend(piece.eps)
     nfa.edges.extend(piece.edges)
@@ -194,7 +194,7 @@ def _charset_moves(node: CharSet) -> tuple[tuple[tuple[int, int, int], ...], ...
     first: list[tuple[int, int, int]] = []  # the entry's moves; every later state has one
     for lo, hi in node.ranges:
         for seq in utf8_sequences(lo, hi):
-            state, nxt = 0, 1
+            state = 0
             for k, (blo, bhi) in enumerate(seq):
                 nxt = 1 if k == len(seq) - 1 else len(moves)
                 if nxt != 1:

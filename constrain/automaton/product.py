@@ -122,7 +122,7 @@ def _repeat_units(unit: tuple, lo: int, hi: int | None, max_states: int) -> Node
 
 def minimal_dfa(node: Node, max_states: int) -> tuple[np.ndarray, np.ndarray, int]:
     """(transition table with dead state 0, accepting flags, start) of the minimal DFA of `node`;
-    its states are numbered in the order of the first DFA state each one merges."""
+    its states are numbered by the lowest subset-construction state each one merges."""
     d = DFA(nfa.build(node, max_states), max_states)
     d.build_all()
     n = d.num_states
