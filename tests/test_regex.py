@@ -1,4 +1,5 @@
 """The regex automaton against Python's `re` (ASCII flag): same language, typed errors with positions."""
+import copy
 import functools
 import random
 import re
@@ -146,3 +147,14 @@ def test_size_limits_are_typed_errors_not_hangs(smollm2_vocab):
 def test_exponential_subset_blowup_stays_within_bound(smollm2_vocab):
     grammar = compile_regex(r"(a|b)*a(a|b){8}", smollm2_vocab)
     assert 2 ** 9 <= grammar.dfa.num_states <= 2 ** 10 + 2
+
+
+def test_node_hash_is_structural_and_computed_once():
+    a, b = regex.parse(r"(ab|c){2,5}[x-z]*"), regex.parse(r"(ab|c){2,5}[x-z]*")
+    assert a == b and a is not b and hash(a) == hash(b)
+    assert a != regex.parse(r"(ab|c){2,6}[x-z]*")
+    object.__setattr__(a, "_hash", 12345)  # a second hash reads the cache, not the subtree
+    assert hash(a) == 12345
+    child = b.items[0]
+    assert "_hash" in child.__dict__  # hashing the parent cached its children's hashes too
+    assert "_hash" not in copy.copy(b).__dict__  # copies recompute it

@@ -93,6 +93,36 @@ def test_intersection_and_counted_units():
     assert automaton(small)("abac") and not automaton(small)("aba")
 
 
+def _moore(table: np.ndarray, accepting: np.ndarray) -> int:
+    """The number of states of the minimal DFA, by plain Moore refinement (the reference)."""
+    cls = accepting.astype(int).tolist()
+    while True:
+        sigs = {}
+        new = [sigs.setdefault((cls[s], *(cls[t] for t in table[s].tolist())), len(sigs)) for s in range(len(table))]
+        if len(sigs) == len(set(cls)):
+            return len(sigs)
+        cls = new
+
+
+@pytest.mark.parametrize("pattern", ["a", "[a-z]{0,40}", "(?:ab|ac)*", "a.*b", "(?:a|b)*abb(?:a|b){3}",
+                                     "[0-9]{2,5}(?:\\.[0-9]+)?", "é|e|ê{3,}", "(?:x|yz){3,7}", "[^a]", "a{0}"])
+def test_minimal_dfa_is_moore_minimal_and_equivalent(pattern):
+    node = rx.parse(pattern)
+    d = DFA(nfa.build(node, 100_000), 100_000)
+    d.build_all()
+    n = d.num_states
+    table, acc, start = minimal_dfa(node, 100_000)
+    assert len(table) == _moore(d.table[:n], d.accepting[:n])
+    assert not acc[DEAD] and not table[DEAD].any()
+    seen, todo = {(start, d.start)}, [(start, d.start)]  # same language: every pair reached agrees
+    while todo:
+        s, u = todo.pop()
+        assert acc[s] == d.accepting[u]
+        for pair in set(zip(table[s].tolist(), d.table[u].tolist())) - seen:
+            seen.add(pair)
+            todo.append(pair)
+
+
 # ---------------------------------------------------------------- strings
 
 @pytest.mark.parametrize("schema", [

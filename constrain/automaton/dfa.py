@@ -102,10 +102,11 @@ class DFA:
         seen = set(states)
         stack = list(states)
         while stack:
-            for t in nfa.eps[stack.pop()]:
-                if t not in seen:
-                    seen.add(t)
-                    stack.append(t)
+            s = stack.pop()
+            for d in nfa.eps[s]:
+                if s + d not in seen:
+                    seen.add(s + d)
+                    stack.append(s + d)
         return frozenset(s for s in seen if live[s] and (nfa.edges[s] or s in nfa.accepts))
 
     def _intern(self, subset: frozenset[int], start: bool = False) -> int:
@@ -133,9 +134,9 @@ class DFA:
         edges of this state, not the byte classes of the whole automaton."""
         events: dict[int, list[tuple[int, int]]] = {}
         for s in self._sets[state]:
-            for lo, hi, t in self.nfa.edges[s]:
-                events.setdefault(lo, []).append((t, 1))
-                events.setdefault(hi + 1, []).append((t, -1))
+            for lo, hi, d in self.nfa.edges[s]:
+                events.setdefault(lo, []).append((s + d, 1))
+                events.setdefault(hi + 1, []).append((s + d, -1))
         row = np.zeros(256, dtype=np.int32)  # DEAD where no edge reads the byte
         active: dict[int, int] = {}
         cache: dict[frozenset[int], int] = {}

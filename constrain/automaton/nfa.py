@@ -57,16 +57,21 @@ def _split(lo: int, hi: int, out: list[ByteSeq]) -> None:
 
 @dataclass
 class NFA:
-    """States are ints; `eps[s]` are epsilon moves, `edges[s]` are (lo, hi, target) byte moves.
+    """States are ints; `eps[s]` are epsilon moves, `edges[s]` are (lo, hi, target) byte moves, each
+    target written as its offset from s: a pattern pasted anywhere (a union, the copies of a counted
+    repetition) reuses its states' move tuples as they are, instead of renumbering every one.
 
     `accepts` maps each accepting state to its label: one label for a regex, one per terminal for a
     lexer, so the DFA can tell which terminals a byte string completes. `entries[k]` is where
     pattern k starts, so a DFA can start from any subset of the patterns; `spans[k]` is the range
     of states pattern k owns (built the same way wherever the pattern appears).
+
+    A state's moves are tuples of ints, not lists: the garbage collector stops tracking those, where
+    a lexer's hundred thousand lists made every full collection rescan them (a third of build time).
     """
 
-    eps: list[list[int]] = field(default_factory=list)
-    edges: list[list[tuple[int, int, int]]] = field(default_factory=list)
+    eps: list[tuple[int, ...]] = field(default_factory=list)
+    edges: list[tuple[tuple[int, int, int], ...]] = field(default_factory=list)
     start: int = 0
     accepts: dict[int, int] = field(default_factory=dict)
     entries: list[int] = field(default_factory=list)
@@ -75,9 +80,13 @@ class NFA:
     trimmed: bool = True  # False once a part may not reach the exit (an empty set, a DFA's dead state)
 
     def add_state(self) -> int:
-        self.eps.append([])
-        self.edges.append([])
+        self.eps.append(())
+        self.edges.append(())
         return len(self.eps) - 1
+
+    def link(self, s: int, t: int) -> None:
+        """An epsilon move s -> t (states get at most two one by one; an alternation's are set at once)."""
+        self.eps[s] += (t - s,)
 
     @property
     def size(self) -> int:
@@ -116,17 +125,17 @@ def build_union(nodes: list[Node], max_states: int) -> NFA:
         first = nfa.size
         entry, exit_ = _paste(nfa, _piece(node))
         nfa.spans.append((first, nfa.size))
-        nfa.eps[nfa.start].append(entry)
         nfa.entries.append(entry)
         nfa.accepts[exit_] = label
+    nfa.eps[nfa.start] = tuple(entry - nfa.start for entry in nfa.entries)
     return nfa
 
 
 def _paste(nfa: NFA, piece: "_Piece") -> tuple[int, int]:
-    """Copy `piece` into `nfa`; return its (entry, exit) there."""
+    """Copy `piece` into `nfa` (its moves are relative: shared, not renumbered); return its (entry, exit) there."""
     first = nfa.size
-    nfa.eps.extend([[t + first for t in targets] for targets in piece.eps])
-    nfa.edges.extend([[(lo, hi, t + first) for lo, hi, t in edges] for edges in piece.edges])
+    nfa.eps.extend(piece.eps)
+    nfa.edges.extend(piece.edges)
     if nfa.live:
         nfa.live.extend(piece.live)
     nfa.trimmed = nfa.trimmed and piece.trimmed
@@ -153,7 +162,7 @@ def _piece(node: Node) -> _Piece:
     nfa.accepts[exit_] = 0
     # every Thompson state lies on a path to the exit unless an empty set or a dead DFA state cut it
     live = [True] * nfa.size if nfa.trimmed else _coreachable(nfa)
-    return _Piece(tuple(map(tuple, nfa.eps)), tuple(map(tuple, nfa.edges)), entry, exit_, tuple(live),
+    return _Piece(tuple(nfa.eps), tuple(nfa.edges), entry, exit_, tuple(live),
                   all(live))
 
 
@@ -161,10 +170,10 @@ def _coreachable(nfa: NFA) -> list[bool]:
     """Which NFA states can reach an accept state."""
     back: list[list[int]] = [[] for _ in range(nfa.size)]
     for s in range(nfa.size):
-        for t in nfa.eps[s]:
-            back[t].append(s)
-        for _, _, t in nfa.edges[s]:
-            back[t].append(s)
+        for d in nfa.eps[s]:
+            back[s + d].append(s)
+        for _, _, d in nfa.edges[s]:
+            back[s + d].append(s)
     live = [False] * nfa.size
     for s in nfa.accepts:
         live[s] = True
@@ -177,42 +186,62 @@ def _coreachable(nfa: NFA) -> list[bool]:
     return live
 
 
+@lru_cache(maxsize=4096)
+def _charset_moves(node: CharSet) -> tuple[tuple[tuple[int, int, int], ...], ...]:
+    """The byte moves of a character set's states, entry first and exit second: the same wherever
+    it is placed (targets are relative), so built once per set (a JSON string repeats a few sets)."""
+    moves: list[tuple[tuple[int, int, int], ...]] = [(), ()]
+    first: list[tuple[int, int, int]] = []  # the entry's moves; every later state has one
+    for lo, hi in node.ranges:
+        for seq in utf8_sequences(lo, hi):
+            state = 0
+            for k, (blo, bhi) in enumerate(seq):
+                nxt = 1 if k == len(seq) - 1 else len(moves)
+                if nxt != 1:
+                    moves.append(())
+                if state:
+                    moves[state] = ((blo, bhi, nxt - state),)
+                else:
+                    first.append((blo, bhi, nxt))
+                state = nxt
+    moves[0] = tuple(first)
+    return tuple(moves)
+
+
 def _fragment(nfa: NFA, node: Node) -> tuple[int, int]:
     """Add `node` to `nfa`; return its (entry, exit) states."""
     if isinstance(node, CharSet):
-        entry, exit_ = nfa.add_state(), nfa.add_state()
-        for lo, hi in node.ranges:
-            for seq in utf8_sequences(lo, hi):
-                state = entry
-                for k, (blo, bhi) in enumerate(seq):
-                    nxt = exit_ if k == len(seq) - 1 else nfa.add_state()
-                    nfa.edges[state].append((blo, bhi, nxt))
-                    state = nxt
-        nfa.trimmed = nfa.trimmed and bool(nfa.edges[entry])  # no edge: a set of no characters
-        return entry, exit_
+        entry = nfa.size
+        moves = _charset_moves(node)
+        nfa.eps.extend([()] * len(moves))
+        nfa.edges.extend(moves)
+        nfa.trimmed = nfa.trimmed and bool(moves[0])  # no edge: a set of no characters
+        return entry, entry + 1
     if isinstance(node, Concat):
         entry = exit_ = nfa.add_state()
         for item in node.items:
             a, b = _fragment(nfa, item)
-            nfa.eps[exit_].append(a)
+            nfa.link(exit_, a)
             exit_ = b
         return entry, exit_
     if isinstance(node, Alt):
         entry, exit_ = nfa.add_state(), nfa.add_state()
+        branches = []
         for item in node.items:
             a, b = _fragment(nfa, item)
-            nfa.eps[entry].append(a)
-            nfa.eps[b].append(exit_)
+            branches.append(a - entry)
+            nfa.link(b, exit_)
+        nfa.eps[entry] = tuple(branches)
         return entry, exit_
     if isinstance(node, Automaton):  # one NFA state per DFA state, accepting ones lead to the exit
         nfa.trimmed = False
         base = nfa.size
-        for row in node.edges:
-            nfa.eps.append([])
-            nfa.edges.append([(lo, hi, base + t) for lo, hi, t in row])
+        for s, row in enumerate(node.edges):
+            nfa.eps.append(())
+            nfa.edges.append(tuple([(lo, hi, t - s) for lo, hi, t in row]))
         exit_ = nfa.add_state()
         for s in node.accepting:
-            nfa.eps[base + s].append(exit_)
+            nfa.link(base + s, exit_)
         return base + node.start, exit_
     return _repeat(nfa, node)
 
@@ -223,21 +252,21 @@ def _repeat(nfa: NFA, node: Repeat) -> tuple[int, int]:
     entry = exit_ = nfa.add_state()
     for _ in range(node.min):
         a, b = _paste(nfa, item)
-        nfa.eps[exit_].append(a)
+        nfa.link(exit_, a)
         exit_ = b
     if node.max is None:  # a loop: x*
         a, b = _paste(nfa, item)
-        nfa.eps[exit_].append(a)
-        nfa.eps[b].append(a)
+        nfa.link(exit_, a)
+        nfa.link(b, a)
         end = nfa.add_state()
-        nfa.eps[exit_].append(end)
-        nfa.eps[b].append(end)
+        nfa.link(exit_, end)
+        nfa.link(b, end)
         return entry, end
     end = nfa.add_state()  # optional copies, nested: (x(x(x)?)?)?
     for _ in range(node.max - node.min):
-        nfa.eps[exit_].append(end)
+        nfa.link(exit_, end)
         a, b = _paste(nfa, item)
-        nfa.eps[exit_].append(a)
+        nfa.link(exit_, a)
         exit_ = b
-    nfa.eps[exit_].append(end)
+    nfa.link(exit_, end)
     return entry, end
