@@ -41,7 +41,8 @@ import hypothesis_jsonschema._from_schema
 from hypothesis_jsonschema import from_schema
 
 from benchmarks.engines import ConstrainEngine, Unsupported
-from benchmarks.masks import Case, Prepared, is_valid, load_tokenizer, prepare, run_case
+from benchmarks.masks import Case, Prepared, is_valid, prepare, run_case
+from benchmarks.vocabs import load_tokenizer
 from constrain import compile_regex
 from constrain.errors import LimitError, RegexError
 

@@ -2,7 +2,7 @@
 
     python -m benchmarks.masks [--suite bench|test-suite|folder] [--path DIR] [--limit N]
         [--engines constrain,xgrammar,llguidance,outlines-core] [--timeout S] [--memory-gb G]
-        [--vocab TOKENIZER_DIR] [--out PREFIX]
+        [--vocab smollm2|qwen|TOKENIZER_DIR] [--out PREFIX]
 
 Suites: `bench`, the JSONSchemaBench developer sample (../shared/data/jsonschemabench-dev, instances
 from its INSTANCES.jsonl, one group per dataset); `folder`, any folder of MaskBench files
@@ -56,6 +56,7 @@ from referencing.exceptions import NoSuchResource
 from referencing.jsonschema import DRAFT202012
 
 from benchmarks.engines import Engine, Unsupported, available
+from benchmarks.vocabs import load_tokenizer
 from constrain.schema import FORMAT_CHECKER
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -519,17 +520,6 @@ def plot(report: dict, path: Path) -> None:
 
 # ---------------------------------------------------------------- command line
 
-def load_tokenizer(path: str | None) -> Any:
-    """SmolLM2's tokenizer (the default model's), or any Hugging Face tokenizer folder; offline."""
-    if path is None:
-        from constrain.hf.model import load_default_tokenizer
-
-        return load_default_tokenizer()
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(path, local_files_only=True)
-
-
 def single_threaded() -> None:
     """One thread for torch, and for the peers' Rust thread pools (read when they first start)."""
     import torch
@@ -547,7 +537,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="this many schemas, stratified by dataset / file")
     parser.add_argument("--timeout", type=float, default=30.0, help="CPU seconds per schema and engine")
     parser.add_argument("--memory-gb", type=float, default=8.0, help="address-space cap per worker")
-    parser.add_argument("--vocab", help="a Hugging Face tokenizer folder (default: SmolLM2's)")
+    parser.add_argument("--vocab", help="smollm2 (default), qwen (151,644 tokens, from dashscope's tiktoken "
+                        "ranks), or a Hugging Face tokenizer folder")
     parser.add_argument("--out", type=Path, help="output prefix (default: benchmarks/results/masks-SUITE)")
     parser.add_argument("--replot", type=Path, metavar="JSON", help="only redo the tables and plot of a saved run")
     args = parser.parse_args()
@@ -584,10 +575,16 @@ def measure(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict:
     started = time.time()
     report = run(cases, engines, tokenizer, timeout=args.timeout, memory_gb=args.memory_gb, progress=True)
     report["settings"] = {"suite": args.suite, "limit": args.limit, "timeout_s": args.timeout,
-                          "memory_gb": args.memory_gb, "vocab": args.vocab or "SmolLM2-135M-Instruct",
+                          "memory_gb": args.memory_gb, "vocab": _vocab_name(args.vocab, tokenizer),
                           "wall_s": round(time.time() - started, 1),
                           "engines": {e.name: _version(e.name) for e in engines}}
     return report
+
+
+def _vocab_name(name: str | None, tokenizer: Any) -> str:
+    """The report's vocabulary label, with its size (it drives the per-token cost)."""
+    label = {None: "SmolLM2-135M-Instruct", "smollm2": "SmolLM2-135M-Instruct", "qwen": "Qwen"}.get(name, name)
+    return f"{label} ({len(tokenizer):,} tokens)"
 
 
 def _version(engine: str) -> str:

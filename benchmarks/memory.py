@@ -27,7 +27,8 @@ import tracemalloc
 
 import psutil
 
-from benchmarks.masks import bench_cases, load_tokenizer, single_threaded, stratified
+from benchmarks.masks import bench_cases, single_threaded, stratified
+from benchmarks.vocabs import load_tokenizer
 from constrain import ConstrainError, Vocabulary, compile_json_schema
 
 MIB = 2 ** 20

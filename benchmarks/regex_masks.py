@@ -1,7 +1,7 @@
 """Compile time and per-token mask time of regex constraints on a real vocabulary.
 
-    python benchmarks/regex_masks.py                 # SmolLM2 (49,152 tokens)
-    python benchmarks/regex_masks.py --vocab qwen    # Qwen's tiktoken ranks (151,644 tokens)
+    python -m benchmarks.regex_masks                 # SmolLM2 (49,152 tokens)
+    python -m benchmarks.regex_masks --vocab qwen    # Qwen's tiktoken ranks (151,644 tokens)
 
 For each regex: compile time (parse, determinise, first mask), then random walks through the masks
 (each step picks a uniformly random allowed token, ending at EOS or after --max-tokens), timing every
@@ -11,16 +11,15 @@ hits, so the distribution shows both. Prints a table; figures are for this machi
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import random
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from constrain import Vocabulary, compile_choices, compile_regex
+from benchmarks.vocabs import NAMES, load_vocab
+from constrain import compile_choices, compile_regex
 from constrain.index.trie import trie_of
 
 REGEXES = {
@@ -33,15 +32,6 @@ REGEXES = {
     "sql": r"(?i)select [a-z_]+(, [a-z_]+)* from [a-z_]+( where [a-z_]+ = \d+)?;",
 }
 CHOICES = ["red", "blue", "green"]
-
-
-def load_vocab(name: str) -> Vocabulary:
-    if name == "smollm2":
-        from constrain.hf.model import load_default_tokenizer
-
-        return Vocabulary.from_tokenizer(load_default_tokenizer())
-    spec = importlib.util.find_spec("dashscope")
-    return Vocabulary.from_tiktoken(Path(next(iter(spec.submodule_search_locations))) / "resources/qwen.tiktoken")
 
 
 def random_walks(grammar, walks: int, max_tokens: int, rng: random.Random) -> list[float]:
@@ -64,7 +54,7 @@ def random_walks(grammar, walks: int, max_tokens: int, rng: random.Random) -> li
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--vocab", choices=["smollm2", "qwen"], default="smollm2")
+    parser.add_argument("--vocab", choices=NAMES, default="smollm2")
     parser.add_argument("--walks", type=int, default=50)
     parser.add_argument("--max-tokens", type=int, default=64)
     args = parser.parse_args()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import importlib.util
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -256,6 +257,23 @@ def test_qwen_layout(qwen_vocab, qwen_encoding):
     assert qwen_vocab.special_token_ids == {151_643}
     assert qwen_encoding.encode("<|endoftext|>", allowed_special="all") == [151_643]
     assert all(qwen_vocab.tokens[i] for i in range(151_643))
+
+
+@pytest.mark.skipif(importlib.util.find_spec("dashscope") is None, reason="needs dashscope (the rank file)")
+def test_qwen_hf_tokenizer(qwen_vocab, qwen_encoding):
+    """The benchmarks' Hugging Face tokenizer converted from the rank file (how the peers see Qwen's
+    vocabulary) has its exact token bytes and tokenizes like tiktoken; ~4 s once converted."""
+    from benchmarks.vocabs import qwen_tokenizer
+
+    tokenizer = qwen_tokenizer()
+    vocab = Vocabulary.from_tokenizer(tokenizer)
+    assert vocab.tokens == qwen_vocab.tokens
+    assert (vocab.eos_token_id, vocab.special_token_ids) == (151_643, {151_643})
+    texts = [*FIXED_TEXTS, '{"name": "Zo\u00eb \u00c5ngstr\u00f6m", "city": "\u6771\u4eac"}',
+             '{"\u043a\u043b\u044e\u0447": ["\u03b1\u03b2\u03b3", 12345, -1.5e-3, null], "ok": true}',
+             r'{"escaped": "Zo\u00eb \u6771"}', "it's I'LL don't 1234567 \r\n\n  end"]
+    for text in texts:
+        assert tokenizer.encode(text, add_special_tokens=False) == qwen_encoding.encode(text), text
 
 
 def test_qwen_extra_specials_and_padding(qwen_tiktoken_path):
