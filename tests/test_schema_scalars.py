@@ -305,6 +305,8 @@ def test_numbers_accept_json_dumps_of_exactly_the_valid_values(schema, value):
     as integers (the layout) where the value is an integer for the type or the step."""
     accepts = terminal(schema)
     text = json.dumps(value)
+    if "multipleOf" in schema and isinstance(value, float) and 0 < abs(value) < 1e-300:
+        return  # jsonschema's float quotient underflows to 0, "a multiple" by rounding: we read decimals exactly
     if isinstance(value, float) and value.is_integer() and (schema["type"] == "integer" or "multipleOf" in schema):
         if abs(value) >= 2 ** 52:
             return
