@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from constrain import compile_json_schema, compile_lark, compile_regex
 from constrain.index.trie import trie_of
@@ -155,12 +156,19 @@ def test_outputs_of_a_grammar_share_parse_states_masks_and_steps(smollm2_tokeniz
     so its masks and token steps are the first output's, looked up, not recomputed."""
     grammar = compile_lark(GRAMMARS / "json.lark", smollm2_vocab)
     ids = smollm2_tokenizer.encode(json.dumps(_VALUES[1]), add_special_tokens=False)
-    first, second = grammar.matcher(), grammar.matcher()
+    first = grammar.matcher()
+    states, masks = [], []
     for tid in ids:
-        mask = first.mask()
-        assert second.mask() is mask
-        assert first.advance(tid) and second.advance(tid)
-        assert second._state is first._state
+        masks.append(first.mask().clone())
+        assert first.advance(tid)
+        states.append(first._state)
+    cached, steps = dict(grammar._masks), dict(grammar._steps)
+    second = grammar.matcher()
+    for tid, state, mask in zip(ids, states, masks):
+        assert torch.equal(second.mask(), mask)
+        assert second.advance(tid) and second._state is state
+    assert grammar._masks.keys() == cached.keys() and grammar._steps == steps, "the second output recomputed"
+    assert all(grammar._masks[k] is v for k, v in cached.items())
 
 
 def test_interned_states_keep_apart_what_the_parse_tells_apart(smollm2_tokenizer, smollm2_vocab):

@@ -66,7 +66,7 @@ class CFGGrammar(CompiledGrammar):
         self._lock = threading.RLock()
         # parse states are interned (`grammar.earley`), so a state recurs in every output that
         # reaches the same point: its mask and its token steps are computed once
-        self._masks: OrderedDict[tuple[Config, ...], torch.Tensor] = OrderedDict()
+        self._masks: OrderedDict[tuple[Config, ...], torch.Tensor | np.ndarray] = OrderedDict()  # a mask, or its ids
         self._max_masks = mask_cache_size
         self._steps: dict[tuple[tuple[Config, ...], int], tuple[Config, ...] | None] = {}
         self._check_terminals()
@@ -83,19 +83,29 @@ class CFGGrammar(CompiledGrammar):
 
     def mask_for(self, state: tuple[Config, ...]) -> torch.Tensor:
         with self._lock:
-            mask = self._masks.get(state)
-            if mask is not None:
+            cached = self._masks.get(state)
+            if cached is not None:
                 self._masks.move_to_end(state)
-                return mask
-            out = np.zeros(self.vocab.size, dtype=bool)
-            seen: dict[tuple[int, int], ParseState] = {}
-            for parse, q in state:
-                self._collect(parse, self._walk(q, 0, _ROOT), out, seen)
-            out[self.vocab.eos_token_id] = self.is_accepting(state)
-            mask = self._masks[state] = torch.from_numpy(out)
-            if len(self._masks) > self._max_masks:
-                self._masks.popitem(last=False)
-        return mask
+            else:
+                cached = self._masks[state] = self._compute_mask(state)
+                if len(self._masks) > self._max_masks:
+                    self._masks.popitem(last=False)
+        if isinstance(cached, torch.Tensor):
+            return cached
+        out = np.zeros(self.vocab.size, dtype=bool)  # numpy: a torch scatter this small costs 50x more
+        out[cached] = True
+        return torch.from_numpy(out)
+
+    def _compute_mask(self, state: tuple[Config, ...]) -> torch.Tensor | np.ndarray:
+        """The mask to cache: the tensor itself when many tokens are allowed (inside a string; few
+        such states, met again and again), else the allowed ids (a few bytes instead of a vocabulary's)."""
+        out = np.zeros(self.vocab.size, dtype=bool)
+        seen: dict[tuple[int, int], ParseState] = {}
+        for parse, q in state:
+            self._collect(parse, self._walk(q, 0, _ROOT), out, seen)
+        out[self.vocab.eos_token_id] = self.is_accepting(state)
+        ids = np.flatnonzero(out)
+        return torch.from_numpy(out) if ids.size * 16 > self.vocab.size else ids.astype(np.int32)
 
     def step(self, state: tuple[Config, ...], token_id: int) -> tuple[Config, ...] | None:
         if token_id in self.vocab.special_token_ids or not 0 <= token_id < self.vocab.size:
