@@ -105,7 +105,7 @@ class CFGGrammar(CompiledGrammar):
             self._collect(parse, self._walk(q, 0, _ROOT), out, seen)
         out[self.vocab.eos_token_id] = self.is_accepting(state)
         ids = np.flatnonzero(out)
-        return torch.from_numpy(out) if ids.size * 16 > self.vocab.size else ids.astype(np.int32)
+        return torch.from_numpy(out) if ids.size * 16 > self.vocab.size else ids  # int64: scatters fastest
 
     def step(self, state: tuple[Config, ...], token_id: int) -> tuple[Config, ...] | None:
         if token_id in self.vocab.special_token_ids or not 0 <= token_id < self.vocab.size:
