@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from constrain.errors import LimitError
 from constrain.schema import SchemaError, compile_json_schema
 from constrain.vocab import Vocabulary
 
@@ -98,7 +99,8 @@ _WARM_UP = ({"type": "object", "properties": {"a": {"type": "string"}, "b": {"ty
 
 class ConstrainEngine(Engine):
     """`compile_json_schema` with its default "compact" layout; `SchemaError` (unsupported keyword or
-    unsatisfiable schema) is its compile error, any other exception a crash."""
+    unsatisfiable schema) and a `LimitError` of a size bound are its compile errors, any other
+    exception (the compile deadline included) a crash."""
 
     name = "constrain"
 
@@ -115,6 +117,10 @@ class ConstrainEngine(Engine):
         try:
             return compile_json_schema(schema, self.vocab)
         except SchemaError as e:
+            raise Unsupported(f"{type(e).__name__}: {e}") from None
+        except LimitError as e:  # a size bound refuses the schema; the compile deadline stays a crash
+            if e.limit_name == "max_compile_seconds":
+                raise
             raise Unsupported(f"{type(e).__name__}: {e}") from None
 
     def cursor(self, compiled: Any) -> Cursor:
