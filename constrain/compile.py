@@ -25,8 +25,8 @@ class Limits:
         early) or of the lexer shared by all terminals of a grammar (built lazily, so the bound may be hit while generating).
     max_grammar_size: rules plus the symbols on their right-hand sides (`Grammar.size`), after lark
         expands the grammar's groups, repetitions and templates (estimated before it does).
-    mask_cache_size: per-state masks kept per compiled regex or grammar, least recently used out (each
-        costs vocab-size bytes: 1024 of Qwen's 151k tokens are 155 MB).
+    mask_cache_bytes: per-state masks kept per compiled regex or grammar, least recently used out: a
+        mask costs one byte per vocabulary token (a grammar keeps a sparse one as its token ids).
     max_configs: ways a grammar may split the text read so far into terminals at once.
     """
 
@@ -34,7 +34,7 @@ class Limits:
     max_nfa_states: int = 200_000
     max_dfa_states: int = 20_000
     max_grammar_size: int = 200_000
-    mask_cache_size: int = 1024
+    mask_cache_bytes: int = 64 << 20
     max_configs: int = 256
 
 
@@ -75,7 +75,7 @@ def _compile(tree: regex.Node, vocab, limits: Limits, source: str) -> RegexGramm
     deadline.check()
     if dfa.start == 0:
         raise ConstrainError(f"the constraint matches nothing: {source}")
-    grammar = RegexGrammar(dfa, vocab, source=source, mask_cache_size=limits.mask_cache_size)
+    grammar = RegexGrammar(dfa, vocab, source=source, mask_cache_bytes=limits.mask_cache_bytes)
     grammar.mask_for(dfa.start)  # pay for the first mask at compile time
     return grammar
 
@@ -87,7 +87,7 @@ def compile_lark(grammar, vocab, *, start: str = "start", limits: Limits = DEFAU
         deadline.check()
         compiled = CFGGrammar(loaded, vocab, source=read_grammar_text(grammar),
                               max_nfa_states=limits.max_nfa_states, max_lexer_states=limits.max_dfa_states,
-                              max_configs=limits.max_configs, mask_cache_size=limits.mask_cache_size)
+                              max_configs=limits.max_configs, mask_cache_bytes=limits.mask_cache_bytes)
         deadline.check()
         compiled.mask_for(compiled.initial_state())  # pay for the first mask at compile time
     return compiled

@@ -136,13 +136,13 @@ def test_a_long_running_process_keeps_its_caches_bounded(smollm2_tokenizer, smol
         shared.max_bytes = cap
 
 
-def test_a_regex_keeps_at_most_mask_cache_size_masks(smollm2_tokenizer, smollm2_vocab):
+def test_a_regex_keeps_its_masks_within_mask_cache_bytes(smollm2_tokenizer, smollm2_vocab):
     """Each cached mask costs a vocabulary's worth of bytes: a grammar visiting many states keeps at
-    most `Limits.mask_cache_size` of them, and the masks it recomputes after eviction are the same."""
+    most `Limits.mask_cache_bytes` of them, and the masks it recomputes after eviction are the same."""
     from constrain import Limits
 
     pattern = r"[a-z]{0,3}\d{0,40}"  # 40-odd states reached by the digits alone
-    small = compile_regex(pattern, smollm2_vocab, limits=Limits(mask_cache_size=4))
+    small = compile_regex(pattern, smollm2_vocab, limits=Limits(mask_cache_bytes=4 * smollm2_vocab.size))
     large = compile_regex(pattern, smollm2_vocab)
     ids = smollm2_tokenizer.encode("abc" + "0123456789" * 4, add_special_tokens=False)
     for _ in range(2):  # the second pass recomputes evicted masks
@@ -192,7 +192,7 @@ def test_interning_past_its_cap_restarts_sharing_without_changing_masks(monkeypa
     ids = [smollm2_tokenizer.encode(json.dumps(v), add_special_tokens=False) for v in _VALUES]
     reference = [_trace(compile_json_schema(_SCHEMA, smollm2_vocab), seq) for seq in ids]
     monkeypatch.setattr(earley, "MAX_INTERNED", 3)
-    small = compile_json_schema(_SCHEMA, smollm2_vocab, limits=Limits(mask_cache_size=2))
+    small = compile_json_schema(_SCHEMA, smollm2_vocab, limits=Limits(mask_cache_bytes=2 * smollm2_vocab.size))
     for _ in range(2):
         assert [_trace(small, seq) for seq in ids] == reference
-        assert len(small.parser._interned) <= 3 and len(small._masks) <= 2
+        assert len(small.parser._interned) <= 3 and small._masks.nbytes <= 2 * smollm2_vocab.size

@@ -23,7 +23,6 @@ per token.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 
 import numpy as np
 import torch
@@ -36,6 +35,7 @@ from ..grammar.cfg import Grammar
 from ..grammar.earley import EarleyParser, ParseState
 from ..index.trie import trie_of
 from ..matcher import CompiledGrammar
+from .lru import MaskCache
 from .walks import LexNode, SharedWalks
 
 _ROOT = np.zeros(1, dtype=np.int64)  # the trie's root node, where every token starts
@@ -47,7 +47,7 @@ class CFGGrammar(CompiledGrammar):
     """A reduced context-free grammar bound to a vocabulary."""
 
     def __init__(self, grammar: Grammar, vocab, *, source: str = "", max_nfa_states: int = 200_000,
-                 max_lexer_states: int = 50_000, max_configs: int = 256, mask_cache_size: int = 1024):
+                 max_lexer_states: int = 50_000, max_configs: int = 256, mask_cache_bytes: int = 64 << 20):
         self.grammar = grammar
         self.vocab = vocab
         self.source = source
@@ -66,8 +66,7 @@ class CFGGrammar(CompiledGrammar):
         self._lock = threading.RLock()
         # parse states are interned (`grammar.earley`), so a state recurs in every output that
         # reaches the same point: its mask and its token steps are computed once
-        self._masks: OrderedDict[tuple[Config, ...], torch.Tensor | np.ndarray] = OrderedDict()  # a mask, or its ids
-        self._max_masks = mask_cache_size
+        self._masks = MaskCache(mask_cache_bytes)
         self._steps: dict[tuple[tuple[Config, ...], int], tuple[Config, ...] | None] = {}
         self._check_terminals()
         self._self_closed = frozenset(t for t in grammar.ignore if _closed_under_repetition(grammar.terminals[t].pattern))
@@ -84,12 +83,9 @@ class CFGGrammar(CompiledGrammar):
     def mask_for(self, state: tuple[Config, ...]) -> torch.Tensor:
         with self._lock:
             cached = self._masks.get(state)
-            if cached is not None:
-                self._masks.move_to_end(state)
-            else:
-                cached = self._masks[state] = self._compute_mask(state)
-                if len(self._masks) > self._max_masks:
-                    self._masks.popitem(last=False)
+            if cached is None:
+                cached = self._compute_mask(state)
+                self._masks.put(state, cached)
         if isinstance(cached, torch.Tensor):
             return cached
         out = np.zeros(self.vocab.size, dtype=bool)  # numpy: a torch scatter this small costs 50x more

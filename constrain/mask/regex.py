@@ -6,7 +6,6 @@ so the per-token cost is a dictionary lookup.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 
 import numpy as np
 import torch
@@ -14,18 +13,18 @@ import torch
 from ..automaton.dfa import DEAD, DFA
 from ..index.trie import trie_of
 from ..matcher import CompiledGrammar
+from .lru import MaskCache
 
 
 class RegexGrammar(CompiledGrammar):
     """A DFA bound to a vocabulary. States are DFA state numbers."""
 
-    def __init__(self, dfa: DFA, vocab, *, source: str = "", mask_cache_size: int = 1024):
+    def __init__(self, dfa: DFA, vocab, *, source: str = "", mask_cache_bytes: int = 64 << 20):
         self.dfa = dfa
         self.vocab = vocab
         self.source = source
         self._trie = trie_of(vocab)
-        self._masks: OrderedDict[int, torch.Tensor] = OrderedDict()
-        self._cache_size = mask_cache_size
+        self._masks = MaskCache(mask_cache_bytes)
         self._lock = threading.Lock()  # the lazy DFA grows while masks are computed
 
     def initial_state(self) -> int:
@@ -35,9 +34,6 @@ class RegexGrammar(CompiledGrammar):
         return self.dfa.is_accepting(state)
 
     def mask_for(self, state: int) -> torch.Tensor:
-        mask = self._masks.get(state)
-        if mask is not None:
-            return mask
         with self._lock:
             mask = self._masks.get(state)
             if mask is None:
@@ -45,9 +41,7 @@ class RegexGrammar(CompiledGrammar):
                 self._trie.fill_allowed(self.dfa, state, mask)
                 mask[self.vocab.eos_token_id] = self.dfa.is_accepting(state)
                 mask = torch.from_numpy(mask)
-                self._masks[state] = mask
-                if len(self._masks) > self._cache_size:
-                    self._masks.popitem(last=False)
+                self._masks.put(state, mask)
         return mask
 
     def step(self, state: int, token_id: int) -> int | None:

@@ -25,7 +25,7 @@ def compile_json_schema(schema, vocab, *, whitespace: str = "compact", lenient: 
 
     limits: `max_compile_seconds` bounds the whole compilation (checked per subschema and inside
     automata construction) and `max_grammar_size` the grammar's size: both raise `LimitError`. The
-    lexer's `max_nfa_states`/`max_dfa_states`, `max_configs` and `mask_cache_size` are passed to the grammar; a lexer
+    lexer's `max_nfa_states`/`max_dfa_states`, `max_configs` and `mask_cache_bytes` are passed to the grammar; a lexer
     over the state bounds at compile time is an `UnsupportedSchemaError` at '#' (the schema is valid,
     its automata too large), while generating a `LimitError`.
     """
@@ -37,7 +37,7 @@ def compile_json_schema(schema, vocab, *, whitespace: str = "compact", lenient: 
         try:
             compiled = CFGGrammar(grammar, vocab, source="json schema", max_nfa_states=limits.max_nfa_states,
                                   max_lexer_states=limits.max_dfa_states, max_configs=limits.max_configs,
-                                  mask_cache_size=limits.mask_cache_size)
+                                  mask_cache_bytes=limits.mask_cache_bytes)
             compiled.mask_for(compiled.initial_state())
         except LimitError as e:
             deadline.reraise_expired(e)
