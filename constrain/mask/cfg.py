@@ -36,7 +36,7 @@ from ..grammar.earley import EarleyParser, ParseState
 from ..index.trie import trie_of
 from ..matcher import CompiledGrammar
 from .lru import MaskCache
-from .walks import LexNode, SharedWalks
+from .walks import LexNode, SharedWalks, is_dense
 
 _ROOT = np.zeros(1, dtype=np.int64)  # the trie's root node, where every token starts
 MAX_STEPS = 200_000  # per grammar: remembered (state, token) -> state steps
@@ -100,8 +100,9 @@ class CFGGrammar(CompiledGrammar):
         for parse, q in state:
             self._collect(parse, self._walk(q, 0, _ROOT), out, seen)
         out[self.vocab.eos_token_id] = self.is_accepting(state)
-        ids = np.flatnonzero(out)
-        return torch.from_numpy(out) if ids.size * 16 > self.vocab.size else ids  # int64: scatters fastest
+        if is_dense(int(np.count_nonzero(out)), self.vocab.size):
+            return torch.from_numpy(out)
+        return np.flatnonzero(out)  # int64: scatters fastest
 
     def step(self, state: tuple[Config, ...], token_id: int) -> tuple[Config, ...] | None:
         if token_id in self.vocab.special_token_ids or not 0 <= token_id < self.vocab.size:

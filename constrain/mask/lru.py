@@ -34,9 +34,6 @@ class MaskCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def __contains__(self, state: Any) -> bool:
-        return state in self._entries
-
     def keys(self):
         return self._entries.keys()
 

@@ -21,6 +21,12 @@ from ..index.trie import TokenTrie
 SHARED_WALK_BYTES = 96 << 20  # per vocabulary
 
 
+def is_dense(allowed: int, vocab_size: int) -> bool:
+    """Whether a set of `allowed` tokens is kept as a bool mask rather than as token ids: past a
+    sixteenth of the vocabulary, using the mask as it is beats scattering the ids into one."""
+    return allowed * 16 > vocab_size
+
+
 class LexNode:
     """Tokens that end inside the current terminal, and where a terminal may end inside a token."""
 
@@ -34,7 +40,7 @@ class LexNode:
         self._branch_points(dfa, depths, at, at_states, groups)
         self.tokens = tokens
         self.dense = None  # many tokens (inside a string, say): OR-ing a bool mask beats scattering ids
-        if self.tokens.size * 16 > vocab_size:
+        if is_dense(self.tokens.size, vocab_size):
             self.dense = np.zeros(vocab_size, dtype=bool)
             self.dense[self.tokens] = True
             self.tokens = np.zeros(0, dtype=tokens.dtype)  # not tokens[:0]: a view would pin the ids
