@@ -14,7 +14,7 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-from constrain.hf.model import _ensure_cached, default_cache_dir
+from constrain.hf.model import ensure_cached, default_cache_dir
 from constrain.vocab import Vocabulary
 
 NAMES = ("smollm2", "qwen")
@@ -45,7 +45,7 @@ def qwen_tokenizer(cache_dir: Path | None = None) -> Any:
     """Qwen's ranks as a Hugging Face fast tokenizer (151,644 ids), converted on first use."""
     from transformers import AutoTokenizer
 
-    folder = _ensure_cached((cache_dir or default_cache_dir()) / "qwen-tiktoken" / "tokenizer", _save_qwen_tokenizer)
+    folder = ensure_cached((cache_dir or default_cache_dir()) / "qwen-tiktoken" / "tokenizer", _save_qwen_tokenizer)
     return AutoTokenizer.from_pretrained(folder, local_files_only=True)
 
 

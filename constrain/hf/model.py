@@ -53,7 +53,7 @@ def load_default_tokenizer(cache_dir: str | os.PathLike[str] | None = None) -> A
     """
     from transformers import AutoTokenizer
 
-    folder = _ensure_cached(_model_dir(cache_dir) / "tokenizer", _save_tokenizer_from_gguf)
+    folder = ensure_cached(_model_dir(cache_dir) / "tokenizer", _save_tokenizer_from_gguf)
     return AutoTokenizer.from_pretrained(folder, local_files_only=True)
 
 
@@ -68,7 +68,7 @@ def load_default_model(cache_dir: str | os.PathLike[str] | None = None) -> tuple
     from transformers import AutoModelForCausalLM
 
     tokenizer = load_default_tokenizer(cache_dir)
-    folder = _ensure_cached(_model_dir(cache_dir) / "model", _save_model_from_gguf)
+    folder = ensure_cached(_model_dir(cache_dir) / "model", _save_model_from_gguf)
     model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, dtype=torch.float32)
     return model.to("cpu").eval(), tokenizer
 
@@ -78,7 +78,7 @@ def _model_dir(cache_dir: str | os.PathLike[str] | None) -> Path:
     return root / MODEL_NAME
 
 
-def _ensure_cached(folder: Path, save: Callable[[Path], None]) -> Path:
+def ensure_cached(folder: Path, save: Callable[[Path], None]) -> Path:
     """Fill `folder` with `save(tmp)` into a temp dir and rename it into place,
     so an interrupted conversion leaves no half-written cache behind."""
     if folder.is_dir():
