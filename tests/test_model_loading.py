@@ -35,13 +35,13 @@ def test_interrupted_conversion_leaves_no_cache(tmp_path):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        default._ensure_cached(tmp_path / "model", save)
+        default.ensure_cached(tmp_path / "model", save)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_existing_cache_is_reused(tmp_path):
     (tmp_path / "model").mkdir()
-    assert default._ensure_cached(tmp_path / "model", lambda target: pytest.fail("converted again")) == tmp_path / "model"
+    assert default.ensure_cached(tmp_path / "model", lambda target: pytest.fail("converted again")) == tmp_path / "model"
 
 
 def test_losing_a_race_keeps_the_winners_cache(tmp_path):
@@ -52,7 +52,7 @@ def test_losing_a_race_keeps_the_winners_cache(tmp_path):
         folder.mkdir()  # another process finished first
         (folder / "theirs").write_text("")
 
-    assert default._ensure_cached(folder, save) == folder
+    assert default.ensure_cached(folder, save) == folder
     assert [p.name for p in tmp_path.iterdir()] == ["model"]
     assert [p.name for p in folder.iterdir()] == ["theirs"]
 
