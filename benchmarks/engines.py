@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from constrain import deadline
 from constrain.errors import LimitError
 from constrain.schema import SchemaError, compile_json_schema
 from constrain.vocab import Vocabulary
@@ -119,8 +120,7 @@ class ConstrainEngine(Engine):
         except SchemaError as e:
             raise Unsupported(f"{type(e).__name__}: {e}") from None
         except LimitError as e:  # a size bound refuses the schema; the compile deadline stays a crash
-            if e.limit_name == "max_compile_seconds":
-                raise
+            deadline.reraise_expired(e)
             raise Unsupported(f"{type(e).__name__}: {e}") from None
 
     def cursor(self, compiled: Any) -> Cursor:
