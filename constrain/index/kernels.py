@@ -1,12 +1,11 @@
-"""The compiled inner loop of a trie walk (numba): one breadth-first pass over the surviving trie nodes.
+"""The compiled inner loop of a trie walk (numba): one depth-first pass over the surviving trie nodes.
 
 Why compiled: a walk inside a JSON string visits nearly the whole trie (100k nodes for a 49k
-vocabulary); stepped level by level in numpy that is ~80 levels of array calls, milliseconds per
-walk. Node by node in machine code it is a few hundred microseconds, and a sparse walk (a property
-name) is a few microseconds instead of a few numpy calls per level.
+vocabulary); node by node in machine code over depth-first arrays that is a few hundred
+microseconds, and a sparse walk (a property name) is a few microseconds.
 
-The automaton is filled lazily, so the kernel stops below any node whose automaton row is not built
-yet and returns it as "blocked"; the caller fills those rows and resumes from them.
+The automaton is filled lazily, so the kernel stops at any node whose automaton row is not built yet
+(a start node included) and returns it as "blocked"; the caller fills those rows and resumes there.
 """
 from __future__ import annotations
 
@@ -16,49 +15,57 @@ UNFILLED = -1
 
 
 @njit(cache=True, nogil=True)
-def walk_kernel(child_start, child_count, node_byte, tok_ptr, tok_ids, table, accepting,
-                start_nodes, start_states, tokens, branch_nodes, branch_states, blocked_nodes,
-                blocked_states, queue_nodes, queue_states):  # pragma: no cover - compiled
-    """Visit every node below `start_nodes` (global ids) that the automaton survives.
+def walk_kernel(skip, depth, byte, token, more_ptr, more_ids, table, accepting, start_nodes, start_states,
+                tokens, branch_nodes, branch_states, blocked_nodes, blocked_states, stack):  # pragma: no cover - compiled
+    """Visit every node below `start_nodes` that the automaton survives, in depth-first order.
 
-    Fills the caller's buffers (sized for the whole trie and vocabulary) with the token ids ending
-    at surviving nodes, the nodes and states where the automaton accepts (branch points), and the
-    nodes and states whose rows are unfilled (blocked); returns the three counts. Start nodes
-    themselves are not reported, only their descendants.
+    `token[i]` is the id spelled by node i (-1: none); `more_ids[more_ptr[i]:more_ptr[i + 1]]` are
+    other ids with the same bytes (rare). The body is written to branch as little as possible: a
+    mispredicted branch per node costs more than the rest of the node's work.
+
+    `stack[d]` is the automaton state at the current node's ancestor of depth d. Fills the caller's
+    buffers (sized for the whole trie and vocabulary) with the token ids ending at surviving nodes,
+    the nodes and states where the automaton accepts (branch points), and the nodes and states whose
+    rows are unfilled (blocked); returns the three counts. Start nodes must not lie in each other's
+    subtrees (the caller's are all at one depth), so nothing is visited twice and the buffers suffice.
+    Start nodes themselves are not reported.
     """
     n_tok = 0
     n_branch = 0
     n_blocked = 0
-    top = 0
     for k in range(start_nodes.shape[0]):
-        queue_nodes[top] = start_nodes[k]
-        queue_states[top] = start_states[k]
-        top += 1
-    head = 0
-    while head < top:  # first in, first out: nodes come level by level, in memory order
-        node = queue_nodes[head]
-        state = queue_states[head]
-        head += 1
-        first = child_start[node]
-        for child in range(first, first + child_count[node]):
-            nxt = table[state, node_byte[child]]
+        node = start_nodes[k]
+        if skip[node] == node + 1:  # a leaf: nothing below it
+            continue
+        if table[start_states[k], 0] == UNFILLED:
+            blocked_nodes[n_blocked] = node
+            blocked_states[n_blocked] = start_states[k]
+            n_blocked += 1
+            continue
+        stack[depth[node]] = start_states[k]
+        end = skip[node]
+        i = node + 1
+        while i < end:
+            nxt = table[stack[depth[i] - 1], byte[i]]
             if nxt == 0:
+                i = skip[i]
                 continue
-            for j in range(tok_ptr[child], tok_ptr[child + 1]):
-                tokens[n_tok] = tok_ids[j]
+            t = token[i]
+            tokens[n_tok] = t
+            n_tok += t >= 0
+            for j in range(more_ptr[i], more_ptr[i + 1]):
+                tokens[n_tok] = more_ids[j]
                 n_tok += 1
             if accepting[nxt]:
-                branch_nodes[n_branch] = child
+                branch_nodes[n_branch] = i
                 branch_states[n_branch] = nxt
                 n_branch += 1
-            if child_count[child] == 0:
-                continue
-            if table[nxt, 0] == UNFILLED:
-                blocked_nodes[n_blocked] = child
+            if table[nxt, 0] == UNFILLED and skip[i] != i + 1:  # a missing row below a leaf is not needed
+                blocked_nodes[n_blocked] = i
                 blocked_states[n_blocked] = nxt
                 n_blocked += 1
-            else:
-                queue_nodes[top] = child
-                queue_states[top] = nxt
-                top += 1
+                i = skip[i]
+                continue
+            stack[depth[i]] = nxt  # harmless at a leaf: the next node reads its own parent's depth
+            i += 1
     return n_tok, n_branch, n_blocked

@@ -17,18 +17,16 @@ class Segmenter:
 
     def __init__(self, vocab):
         trie = trie_of(vocab)
-        self.depth = trie.depth
-        # children of a depth-(d-1) node at depth d, keyed parent * 256 + byte: sorted, as the trie is
-        self._keys = [np.zeros(0, dtype=np.int64)] + [trie.parent[d] * 256 + trie.byte[d]
-                                                      for d in range(1, trie.depth + 1)]
-        self._token = []
-        for d in range(trie.depth + 1):
-            at = np.full(trie.width[d], -1, dtype=np.int64)
-            at[trie.token_node[d]] = trie.token_ids[d]
-            self._token.append(at)
+        self.depth = trie.max_depth
+        # per depth d: its nodes in depth-first order, which sorts them by (parent, byte), so the
+        # keys parent * 256 + byte are sorted for a binary search
+        levels = [np.flatnonzero(trie.depth == d) for d in range(self.depth + 1)]
+        self._nodes = levels
+        self._keys = [trie.parent[at].astype(np.int64) * 256 + trie.byte[at] for at in levels]
+        self._token = [trie.token[at].astype(np.int64) for at in levels]  # a token each node spells, or -1
         self.single = np.zeros(256, dtype=bool)  # bytes that are tokens on their own
-        if trie.depth:
-            self.single[trie.byte[1][self._token[1] >= 0]] = True
+        if self.depth:
+            self.single[trie.byte[levels[1]][self._token[1] >= 0]] = True
 
     def split(self, data: bytes) -> list[int] | None:
         """The fewest tokens whose bytes concatenate to `data`, or None if no split exists."""
@@ -47,8 +45,8 @@ class Segmenter:
             want = nodes * 256 + text[starts + d - 1]
             at = np.minimum(np.searchsorted(keys, want), keys.size - 1)
             hit = keys[at] == want
-            starts, nodes = starts[hit], at[hit]
-            token = self._token[d][nodes]
+            starts, at = starts[hit], at[hit]
+            nodes, token = self._nodes[d][at], self._token[d][at]
             ends = token >= 0
             if ends.any():
                 found.append((starts[ends], d, token[ends]))

@@ -33,12 +33,11 @@ from ..automaton.dfa import DEAD, DFA
 from ..errors import GrammarError, LimitError
 from ..grammar.cfg import Grammar
 from ..grammar.earley import EarleyParser, ParseState
-from ..index.trie import trie_of
+from ..index.trie import ROOT, trie_of
 from ..matcher import CompiledGrammar
 from .lru import MaskCache
 from .walks import LexNode, SharedWalks, is_dense
 
-_ROOT = np.zeros(1, dtype=np.int64)  # the trie's root node, where every token starts
 MAX_STEPS = 200_000  # per grammar: remembered (state, token) -> state steps
 Config = tuple[ParseState, int]  # the parse so far, the lexer DFA state inside the current terminal
 
@@ -59,7 +58,7 @@ class CFGGrammar(CompiledGrammar):
         # walks below the same trie nodes from the same lexer state are shared, whichever path led
         # there: without this, a run of ignorable spaces (a branch point at every byte) costs
         # 2^length walks; walks inside one terminal are also shared with other grammars
-        self._walks: dict[tuple[int, int, bytes], LexNode] = {}
+        self._walks: dict[tuple[int, bytes], LexNode] = {}
         self._shared = SharedWalks.of(self._trie)
         self._patterns = [t.pattern for t in grammar.terminals]
         self._max_configs = max_configs
@@ -98,7 +97,7 @@ class CFGGrammar(CompiledGrammar):
         out = np.zeros(self.vocab.size, dtype=bool)
         seen: dict[tuple[int, int], ParseState] = {}
         for parse, q in state:
-            self._collect(parse, self._walk(q, 0, _ROOT), out, seen)
+            self._collect(parse, self._walk(q, ROOT), out, seen)
         out[self.vocab.eos_token_id] = self.is_accepting(state)
         if is_dense(int(np.count_nonzero(out)), self.vocab.size):
             return torch.from_numpy(out)
@@ -193,14 +192,14 @@ class CFGGrammar(CompiledGrammar):
             np.logical_or(out, node.dense, out=out)
         elif node.tokens.size:
             out[node.tokens] = True
-        for terminal, depth, nodes in node.branches:
+        for terminal, _, nodes in node.branches:
             for after, start in self._after(parse, terminal):
-                self._collect(after, self._walk(start, depth, nodes), out, seen)
+                self._collect(after, self._walk(start, nodes), out, seen)
 
-    def _walk(self, q: int, depth: int, nodes: np.ndarray) -> LexNode:
-        """The walk below trie `nodes` of `depth` from lexer state `q`: this grammar's cached one,
-        else the one shared across grammars when `q` lies inside one terminal, else a new walk."""
-        key = (q, depth, nodes.tobytes())
+    def _walk(self, q: int, nodes: np.ndarray) -> LexNode:
+        """The walk below trie `nodes` (all of one depth) from lexer state `q`: this grammar's cached
+        one, else the one shared across grammars when `q` lies inside one terminal, else a new walk."""
+        key = (q, nodes.tobytes())
         node = self._walks.get(key)
         if node is not None:
             return node
@@ -208,13 +207,13 @@ class CFGGrammar(CompiledGrammar):
         shared_key = None
         if owner is not None:
             k, relative = owner
-            shared_key = (self._patterns[k], relative, depth, key[2])
+            shared_key = (self._patterns[k], relative, key[1])
             base = self._shared.get(shared_key)
             if base is not None:
                 node = self._walks[key] = base.with_terminal(k)
                 return node
         states = np.full(nodes.size, q, dtype=np.int32)
-        node = self._walks[key] = LexNode(self._trie, self.dfa, depth, nodes, states, self.vocab.size)
+        node = self._walks[key] = LexNode(self._trie, self.dfa, nodes, states, self.vocab.size)
         if shared_key is not None:
             self._shared.put(shared_key, node)
         return node

@@ -20,13 +20,13 @@ import numpy as np
 from ..cache import once_per
 from ..automaton.dfa import DFA
 from ..automaton.shortest import SuffixSearch
+from ..index.trie import ROOT
 from ..grammar.shortest import ParseCompletions, SymbolStrings
 from .cfg import CFGGrammar
 from .walks import LexNode
 from .regex import RegexGrammar
 
 Groups = list[tuple[int, np.ndarray]]  # (automaton state after the token, token ids)
-_ROOT = np.zeros(1, dtype=np.int64)
 _REGEX_GROUPS_KEPT = 256  # each may hold most of the vocabulary's ids
 
 
@@ -178,7 +178,7 @@ class CFGCompletions:
 
         with self.grammar._lock:
             for parse, q in state:
-                walk(parse, self.grammar._walk(q, 0, _ROOT), (q, 0))
+                walk(parse, self.grammar._walk(q, ROOT), (q, 0))
         return out
 
     def successor_max(self, state, measure: Callable) -> int:
@@ -194,13 +194,13 @@ class CFGCompletions:
             return value
 
         with self.grammar._lock:
-            return max(subtree(parse, self.grammar._walk(q, 0, _ROOT), (q, 0)) for parse, q in state)
+            return max(subtree(parse, self.grammar._walk(q, ROOT), (q, 0)) for parse, q in state)
 
     def _branches(self, parse, node: LexNode):
         """(walk below, parse after, (its start, depth)) for each terminal that may end inside a token."""
         for terminal, depth, nodes in node.branches:
             for after, start in self.grammar._after(parse, terminal):
-                yield self.grammar._walk(start, depth, nodes), after, (start, depth)
+                yield self.grammar._walk(start, nodes), after, (start, depth)
 
     def _groups(self, node: LexNode, where: tuple[int, int]) -> Groups:
         """The node's tokens by the lexer state they end in (they are read from `where`: a lexer

@@ -28,37 +28,23 @@ def is_dense(allowed: int, vocab_size: int) -> bool:
 
 
 class LexNode:
-    """Tokens that end inside the current terminal, and where a terminal may end inside a token."""
+    """Tokens that end inside the current terminal, and the trie nodes where a terminal may end inside
+    a token, grouped by (terminal, depth) (`branches`; the next terminal starts there)."""
 
     __slots__ = ("tokens", "dense", "branches")
 
-    def __init__(self, trie: TokenTrie, dfa: DFA, depth: int, nodes: np.ndarray, states: np.ndarray,
-                 vocab_size: int):
-        groups: dict[tuple[int, int], list[np.ndarray]] = {}
-        self._branch_points(dfa, np.full(nodes.size, depth), nodes, states, groups)
-        tokens, depths, at, at_states = trie.walk(dfa, depth, nodes, states)
-        self._branch_points(dfa, depths, at, at_states, groups)
+    def __init__(self, trie: TokenTrie, dfa: DFA, nodes: np.ndarray, states: np.ndarray, vocab_size: int):
+        tokens, at, at_states = trie.walk(dfa, nodes, states)
+        ending = dfa.accepting[states]  # the terminal may also end right at a start node
+        if ending.any():
+            at, at_states = np.concatenate([nodes[ending], at]), np.concatenate([states[ending], at_states])
         self.tokens = tokens
         self.dense = None  # many tokens (inside a string, say): OR-ing a bool mask beats scattering ids
-        if is_dense(self.tokens.size, vocab_size):
+        if is_dense(tokens.size, vocab_size):
             self.dense = np.zeros(vocab_size, dtype=bool)
-            self.dense[self.tokens] = True
+            self.dense[tokens] = True
             self.tokens = np.zeros(0, dtype=tokens.dtype)  # not tokens[:0]: a view would pin the ids
-        self.branches = [(t, d, np.sort(np.concatenate(parts))) for (t, d), parts in groups.items()]
-
-    @staticmethod
-    def _branch_points(dfa: DFA, depths: np.ndarray, nodes: np.ndarray, states: np.ndarray, groups) -> None:
-        """Group the nodes where a terminal may end by (terminal, depth)."""
-        ending = dfa.accepting[states]
-        if not ending.any():
-            return
-        depths, nodes, states = depths[ending], nodes[ending], states[ending]
-        for state in np.unique(states).tolist():
-            here = states == state
-            for d in np.unique(depths[here]).tolist():
-                at = nodes[here & (depths == d)]
-                for terminal in dfa.labels[state]:
-                    groups.setdefault((terminal, d), []).append(at)
+        self.branches = _by_terminal(dfa, trie.depth[at], at, at_states)
 
     def with_terminal(self, terminal: int) -> "LexNode":
         """This walk (of a one-terminal state) with its branch points labelled `terminal`."""
@@ -71,6 +57,24 @@ class LexNode:
     def nbytes(self) -> int:
         dense = self.dense.nbytes if self.dense is not None else 0
         return 64 + self.tokens.nbytes + dense + sum(nodes.nbytes for _, _, nodes in self.branches)
+
+
+def _by_terminal(dfa: DFA, depths: np.ndarray, nodes: np.ndarray, states: np.ndarray) -> list[tuple[int, int, np.ndarray]]:
+    """(terminal, depth, sorted nodes) for branch points `nodes` (of `depths`) reached in `states`:
+    the walks that continue from them start from one depth, so their tokens share an offset."""
+    if not nodes.size:
+        return []
+    kinds = np.unique(states * 65536 + depths)
+    if kinds.size == 1:
+        state, depth = divmod(int(kinds[0]), 65536)
+        return [(t, depth, np.sort(nodes)) for t in dfa.labels[state]]
+    groups: dict[tuple[int, int], list[np.ndarray]] = {}
+    for kind in kinds.tolist():
+        state, depth = divmod(kind, 65536)
+        at = nodes[(states == state) & (depths == depth)]
+        for terminal in dfa.labels[state]:
+            groups.setdefault((terminal, depth), []).append(at)
+    return [(t, d, np.sort(np.concatenate(parts))) for (t, d), parts in groups.items()]
 
 
 class SharedWalks:
