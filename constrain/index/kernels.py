@@ -19,8 +19,8 @@ def walk_kernel(skip, depth, byte, token, more_ptr, more_ids, table, accepting, 
                 tokens, branch_nodes, branch_states, blocked_nodes, blocked_states, stack):  # pragma: no cover - compiled
     """Visit every node below `start_nodes` that the automaton survives, in depth-first order.
 
-    `token[i]` is the id spelled by node i (-1: none); `more_ids[more_ptr[i]:more_ptr[i + 1]]` are
-    other ids with the same bytes (rare). The body is written to branch as little as possible: a
+    `token[i]` is the id spelled by node i (-1: none; -2 - k: several ids with the same bytes, the k-th
+    run of `more_ids` per `more_ptr`, rare). The body is written to branch as little as possible: a
     mispredicted branch per node costs more than the rest of the node's work.
 
     `stack[d]` is the automaton state at the current node's ancestor of depth d. Fills the caller's
@@ -53,9 +53,10 @@ def walk_kernel(skip, depth, byte, token, more_ptr, more_ids, table, accepting, 
             t = token[i]
             tokens[n_tok] = t
             n_tok += t >= 0
-            for j in range(more_ptr[i], more_ptr[i + 1]):
-                tokens[n_tok] = more_ids[j]
-                n_tok += 1
+            if t < -1:
+                for j in range(more_ptr[-t - 2], more_ptr[-t - 1]):
+                    tokens[n_tok] = more_ids[j]
+                    n_tok += 1
             if accepting[nxt]:
                 branch_nodes[n_branch] = i
                 branch_states[n_branch] = nxt
@@ -69,3 +70,75 @@ def walk_kernel(skip, depth, byte, token, more_ptr, more_ids, table, accepting, 
             stack[depth[i]] = nxt  # harmless at a leaf: the next node reads its own parent's depth
             i += 1
     return n_tok, n_branch, n_blocked
+
+
+@njit(cache=True, nogil=True)
+def difference_kernel(skip, depth, byte, token, more_ptr, more_ids, table, accepting, start_nodes, start_q,
+                      start_r, added, removed, q_nodes, q_states, r_nodes, r_states, blocked_nodes, blocked_q,
+                      blocked_r, stack_q, stack_r):  # pragma: no cover - compiled
+    """Walk two automaton states side by side and report only where their walks differ.
+
+    Below a node where both states agree the two walks are the same, so the subtree is skipped: for
+    two states that lead to the same states on most bytes (a property name's prefix and "any other
+    name") this visits a few nodes instead of the whole trie. Reports the tokens only `q` allows
+    (`added`) and only `r` allows (`removed`), each side's branch points among the visited nodes, and
+    blocked pairs (a row missing on either side), like `walk_kernel`; returns the five counts.
+    """
+    n_add = 0
+    n_rem = 0
+    n_q = 0
+    n_r = 0
+    n_blocked = 0
+    for k in range(start_nodes.shape[0]):
+        node = start_nodes[k]
+        if skip[node] == node + 1:
+            continue
+        if table[start_q[k], 0] == UNFILLED or table[start_r[k], 0] == UNFILLED:
+            blocked_nodes[n_blocked] = node
+            blocked_q[n_blocked] = start_q[k]
+            blocked_r[n_blocked] = start_r[k]
+            n_blocked += 1
+            continue
+        stack_q[depth[node]] = start_q[k]
+        stack_r[depth[node]] = start_r[k]
+        end = skip[node]
+        i = node + 1
+        while i < end:
+            d = depth[i]
+            nq = table[stack_q[d - 1], byte[i]]
+            nr = table[stack_r[d - 1], byte[i]]
+            if nq == nr:
+                i = skip[i]
+                continue
+            t = token[i]
+            if t < -1:
+                for j in range(more_ptr[-t - 2], more_ptr[-t - 1]):
+                    if nr == 0:
+                        added[n_add] = more_ids[j]
+                        n_add += 1
+                    if nq == 0:
+                        removed[n_rem] = more_ids[j]
+                        n_rem += 1
+            added[n_add] = t
+            n_add += (t >= 0) & (nr == 0)
+            removed[n_rem] = t
+            n_rem += (t >= 0) & (nq == 0)
+            if accepting[nq]:
+                q_nodes[n_q] = i
+                q_states[n_q] = nq
+                n_q += 1
+            if accepting[nr]:
+                r_nodes[n_r] = i
+                r_states[n_r] = nr
+                n_r += 1
+            if (table[nq, 0] == UNFILLED or table[nr, 0] == UNFILLED) and skip[i] != i + 1:
+                blocked_nodes[n_blocked] = i
+                blocked_q[n_blocked] = nq
+                blocked_r[n_blocked] = nr
+                n_blocked += 1
+                i = skip[i]
+                continue
+            stack_q[d] = nq
+            stack_r[d] = nr
+            i += 1
+    return n_add, n_rem, n_q, n_r, n_blocked

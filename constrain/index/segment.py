@@ -23,7 +23,10 @@ class Segmenter:
         levels = [np.flatnonzero(trie.depth == d) for d in range(self.depth + 1)]
         self._nodes = levels
         self._keys = [trie.parent[at].astype(np.int64) * 256 + trie.byte[at] for at in levels]
-        self._token = [trie.token[at].astype(np.int64) for at in levels]  # a token each node spells, or -1
+        spelled = trie.token.astype(np.int64)  # a token each node spells, or -1
+        several = spelled < -1
+        spelled[several] = trie.more_ids[trie.more_ptr[-spelled[several] - 2]]
+        self._token = [spelled[at] for at in levels]
         self.single = np.zeros(256, dtype=bool)  # bytes that are tokens on their own
         if self.depth:
             self.single[trie.byte[levels[1]][self._token[1] >= 0]] = True

@@ -9,8 +9,8 @@ once). Callers cache the result per automaton state, so each state pays once.
 
 Layout: node 0 is the root (the empty prefix); the nodes are the distinct prefixes of the tokens in
 sorted order, which is depth-first order. Per node: its last byte, its depth, the node after its
-subtree (`skip`), its parent, and the id of the token spelled exactly by it (plus, in CSR, any
-further ids with the same bytes).
+subtree (`skip`), its parent, and the id of the token spelled exactly by it (or where to find the
+ids, when several share the same bytes).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import numpy as np
 
 from ..cache import once_per
 from ..automaton.dfa import DFA
-from .kernels import walk_kernel
+from .kernels import difference_kernel, walk_kernel
 
 ROOT = np.zeros(1, dtype=np.int32)  # the root node, where every token starts
 
@@ -37,16 +37,18 @@ class TokenTrie:
         self.byte = np.fromiter((p[-1] if p else 0 for p in prefixes), np.uint8, n)
         self.parent = np.fromiter((index[p[:-1]] if p else -1 for p in prefixes), np.int32, n)
         self.skip = _subtree_ends(self.depth)
-        self.token = np.full(n, -1, dtype=np.int32)  # the id node i spells, -1: none
-        more: list[list[int]] = [[] for _ in range(n)]  # further ids with the same bytes (rare)
+        by_node: dict[int, list[int]] = {}
         for tid, tok in usable:
-            at = index[tok]
-            if self.token[at] < 0:
-                self.token[at] = tid
-            else:
-                more[at].append(tid)
-        self.more_ptr = np.concatenate([[0], np.cumsum([len(m) for m in more])]).astype(np.int32)
-        self.more_ids = np.array([t for m in more for t in m], dtype=np.int32)
+            by_node.setdefault(index[tok], []).append(tid)
+        # the id node i spells; -1: none; -2 - k: several ids share its bytes, the k-th run of more_ids
+        self.token = np.full(n, -1, dtype=np.int32)
+        shared = [(at, ids) for at, ids in by_node.items() if len(ids) > 1]
+        for at, ids in by_node.items():
+            self.token[at] = ids[0]
+        for k, (at, _) in enumerate(shared):
+            self.token[at] = -2 - k
+        self.more_ptr = np.concatenate([[0], np.cumsum([len(ids) for _, ids in shared])]).astype(np.int32)
+        self.more_ids = np.array([t for _, ids in shared for t in ids], dtype=np.int32)
         self.max_depth = int(self.depth.max(initial=0))
         self._local = threading.local()
 
@@ -59,39 +61,60 @@ class TokenTrie:
         reported. Rows of the lazily built automaton are filled as the walk reaches them: the kernel
         stops below a node whose row is missing, and the walk resumes there once it is filled.
         """
-        tokens, branch_nodes, branch_states = [], [], []
-        buf = self._buffers()
-        todo_nodes, todo_states = nodes.astype(np.int32, copy=False), states.astype(np.int32, copy=False)
+        parts: list[tuple[np.ndarray, ...]] = []
+        todo = (nodes.astype(np.int32, copy=False), states.astype(np.int32, copy=False))
+        tokens, branch_nodes, branch_states, blocked_nodes, blocked_states, stack = self._buffers(5, 1)
         while True:
             n_tok, n_branch, n_blocked = walk_kernel(
                 self.skip, self.depth, self.byte, self.token, self.more_ptr, self.more_ids, dfa.table,
-                dfa.accepting, todo_nodes, todo_states, *buf)
-            tokens.append(buf[0][:n_tok].copy())
-            branch_nodes.append(buf[1][:n_branch].copy())
-            branch_states.append(buf[2][:n_branch].copy())
+                dfa.accepting, *todo, tokens, branch_nodes, branch_states, blocked_nodes, blocked_states, stack)
+            parts.append((tokens[:n_tok].copy(), branch_nodes[:n_branch].copy(), branch_states[:n_branch].copy()))
             if not n_blocked:
-                break
-            todo_nodes, todo_states = buf[3][:n_blocked].copy(), buf[4][:n_blocked].copy()
-            dfa.ensure_rows(todo_states)
-        if len(tokens) == 1:
-            return tokens[0], branch_nodes[0], branch_states[0]
-        return np.concatenate(tokens), np.concatenate(branch_nodes), np.concatenate(branch_states)
+                return _joined(parts)
+            todo = (blocked_nodes[:n_blocked].copy(), blocked_states[:n_blocked].copy())
+            dfa.ensure_rows(todo[1])
 
-    def _buffers(self) -> tuple[np.ndarray, ...]:
-        """The kernel's output buffers and its stack, one set per thread (walks run in any thread)."""
-        buf = getattr(self._local, "buffers", None)
-        if buf is None:
-            n = self.num_nodes
-            buf = self._local.buffers = (
-                np.empty(n + self.more_ids.size, dtype=np.int32), np.empty(n, dtype=np.int32),
-                np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int32),
-                np.empty(self.max_depth + 1, dtype=np.int32))
-        return buf
+    def difference(self, dfa: DFA, nodes: np.ndarray, q: np.ndarray, r: np.ndarray):
+        """How the walk below `nodes` from states `q` differs from the one from states `r`: the
+        tokens only `q` allows, the tokens only `r` allows, and the branch points (nodes, states) of
+        each side among the nodes where the two differ. Cheap when `q` and `r` mostly agree."""
+        parts: list[tuple[np.ndarray, ...]] = []
+        todo = tuple(a.astype(np.int32, copy=False) for a in (nodes, q, r))
+        added, removed, q_nodes, q_states, r_nodes, r_states, blocked_nodes, blocked_q, blocked_r, stack_q, \
+            stack_r = self._buffers(9, 2)
+        while True:
+            n_add, n_rem, n_q, n_r, n_blocked = difference_kernel(
+                self.skip, self.depth, self.byte, self.token, self.more_ptr, self.more_ids, dfa.table,
+                dfa.accepting, *todo, added, removed, q_nodes, q_states, r_nodes, r_states, blocked_nodes,
+                blocked_q, blocked_r, stack_q, stack_r)
+            parts.append((added[:n_add].copy(), removed[:n_rem].copy(), q_nodes[:n_q].copy(),
+                          q_states[:n_q].copy(), r_nodes[:n_r].copy(), r_states[:n_r].copy()))
+            if not n_blocked:
+                return _joined(parts)
+            todo = (blocked_nodes[:n_blocked].copy(), blocked_q[:n_blocked].copy(), blocked_r[:n_blocked].copy())
+            dfa.ensure_rows(np.concatenate(todo[1:]))
+
+    def _buffers(self, per_node: int, per_depth: int) -> list[np.ndarray]:
+        """Kernel buffers, one set per thread (walks run in any thread): `per_node` arrays with room
+        for a value per trie node (or per token id), then `per_depth` stacks."""
+        have = getattr(self._local, "buffers", None)
+        if have is None:
+            have = self._local.buffers = ([], [])
+        nodes, stacks = have
+        while len(nodes) < per_node:
+            nodes.append(np.empty(self.num_nodes + self.more_ids.size, dtype=np.int32))
+        while len(stacks) < per_depth:
+            stacks.append(np.empty(self.max_depth + 1, dtype=np.int32))
+        return nodes[:per_node] + stacks[:per_depth]
 
     def fill_allowed(self, dfa: DFA, state: int, out: np.ndarray) -> None:
         """Set `out[t]` for the tokens whose bytes, read from `state`, leave the automaton alive."""
         tokens, _, _ = self.walk(dfa, ROOT, np.array([state], dtype=np.int32))
         out[tokens] = True
+
+
+def _joined(parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
+    return parts[0] if len(parts) == 1 else tuple(np.concatenate(column) for column in zip(*parts))
 
 
 def _subtree_ends(depth: np.ndarray) -> np.ndarray:

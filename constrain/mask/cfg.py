@@ -39,6 +39,7 @@ from .lru import MaskCache
 from .walks import LexNode, SharedWalks, is_dense
 
 MAX_STEPS = 200_000  # per grammar: remembered (state, token) -> state steps
+MAX_DIFFERENT_BYTES = 32  # a walk is computed relative to another state's if their rows differ on at most this
 Config = tuple[ParseState, int]  # the parse so far, the lexer DFA state inside the current terminal
 
 
@@ -196,9 +197,10 @@ class CFGGrammar(CompiledGrammar):
             for after, start in self._after(parse, terminal):
                 self._collect(after, self._walk(start, nodes), out, seen)
 
-    def _walk(self, q: int, nodes: np.ndarray) -> LexNode:
+    def _walk(self, q: int, nodes: np.ndarray, relative: bool = True) -> LexNode:
         """The walk below trie `nodes` (all of one depth) from lexer state `q`: this grammar's cached
-        one, else the one shared across grammars when `q` lies inside one terminal, else a new walk."""
+        one, else the one shared across grammars when `q` lies inside one terminal, else a new walk
+        (`relative`: computed from a similar state's walk where there is one)."""
         key = (q, nodes.tobytes())
         node = self._walks.get(key)
         if node is not None:
@@ -206,17 +208,41 @@ class CFGGrammar(CompiledGrammar):
         owner = self.dfa.owner(q)
         shared_key = None
         if owner is not None:
-            k, relative = owner
-            shared_key = (self._patterns[k], relative, key[1])
+            k, subset = owner
+            shared_key = (self._patterns[k], subset, key[1])
             base = self._shared.get(shared_key)
             if base is not None:
                 node = self._walks[key] = base.with_terminal(k)
                 return node
-        states = np.full(nodes.size, q, dtype=np.int32)
-        node = self._walks[key] = LexNode(self._trie, self.dfa, nodes, states, self.vocab.size)
+        r = self._reference(q) if relative else None
+        base = self._walk(r, nodes, relative=False) if r is not None else None
+        if base is not None and base.dense is not None:  # a big walk: a difference from it pays
+            node = LexNode.relative(base, self._trie, self.dfa, nodes, q, r, self.vocab.size)
+        else:
+            states = np.full(nodes.size, q, dtype=np.int32)
+            node = LexNode(self._trie, self.dfa, nodes, states, self.vocab.size)
+        self._walks[key] = node
         if shared_key is not None:
             self._shared.put(shared_key, node)
         return node
+
+    def _reference(self, q: int) -> int | None:
+        """A state whose walk differs little from `q`'s, or None: the state most bytes lead to from
+        `q`, if it leads to the same states as `q` on all but a few bytes. A property name's prefix
+        leads back to "any other name" on most bytes, so each prefix's walk is a small difference
+        from that one walk instead of a walk of the whole trie."""
+        row = self._row(q)
+        targets, counts = np.unique(row[row != DEAD], return_counts=True)
+        if not targets.size:
+            return None
+        r = int(targets[counts.argmax()])
+        if r == q or np.count_nonzero(self._row(r) != row) > MAX_DIFFERENT_BYTES:
+            return None
+        return r
+
+    def _row(self, q: int) -> np.ndarray:
+        self.dfa.step(q, 0)  # fills the row if it is missing
+        return self.dfa.table[q]
 
 
 def _closed_under_repetition(pattern) -> bool:

@@ -38,13 +38,42 @@ class LexNode:
         ending = dfa.accepting[states]  # the terminal may also end right at a start node
         if ending.any():
             at, at_states = np.concatenate([nodes[ending], at]), np.concatenate([states[ending], at_states])
+        self._set_tokens(tokens, vocab_size)
+        self.branches = _by_terminal(dfa, trie.depth[at], at, at_states)
+
+    @classmethod
+    def relative(cls, base: "LexNode", trie: TokenTrie, dfa: DFA, nodes: np.ndarray, q: int, r: int,
+                 vocab_size: int) -> "LexNode":
+        """The walk below `nodes` from state `q`, given `base`, the same walk from `r`: only where the
+        two walks differ is visited (`TokenTrie.difference`), the rest is copied from `base`."""
+        q_states, r_states = np.full(nodes.size, q, dtype=np.int32), np.full(nodes.size, r, dtype=np.int32)
+        added, removed, q_at, q_at_states, r_at, r_at_states = trie.difference(dfa, nodes, q_states, r_states)
+        if dfa.accepting[q]:
+            q_at, q_at_states = np.concatenate([nodes, q_at]), np.concatenate([q_states, q_at_states])
+        if dfa.accepting[r]:
+            r_at, r_at_states = np.concatenate([nodes, r_at]), np.concatenate([r_states, r_at_states])
+        node = cls.__new__(cls)
+        if base.dense is not None:
+            node.tokens, node.dense = base.tokens, base.dense.copy()
+            node.dense[removed] = False
+            node.dense[added] = True
+        else:
+            node._set_tokens(np.union1d(np.setdiff1d(base.tokens, removed, assume_unique=True), added), vocab_size)
+        groups = {(t, d): at for t, d, at in base.branches}
+        for t, d, at in _by_terminal(dfa, trie.depth[r_at], r_at, r_at_states):
+            groups[t, d] = np.setdiff1d(groups[t, d], at, assume_unique=True)
+        for t, d, at in _by_terminal(dfa, trie.depth[q_at], q_at, q_at_states):
+            groups[t, d] = np.union1d(groups[t, d], at) if (t, d) in groups else at
+        node.branches = [(t, d, at) for (t, d), at in groups.items() if at.size]
+        return node
+
+    def _set_tokens(self, tokens: np.ndarray, vocab_size: int) -> None:
         self.tokens = tokens
         self.dense = None  # many tokens (inside a string, say): OR-ing a bool mask beats scattering ids
         if is_dense(tokens.size, vocab_size):
             self.dense = np.zeros(vocab_size, dtype=bool)
             self.dense[tokens] = True
             self.tokens = np.zeros(0, dtype=tokens.dtype)  # not tokens[:0]: a view would pin the ids
-        self.branches = _by_terminal(dfa, trie.depth[at], at, at_states)
 
     def with_terminal(self, terminal: int) -> "LexNode":
         """This walk (of a one-terminal state) with its branch points labelled `terminal`."""
