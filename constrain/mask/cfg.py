@@ -18,7 +18,8 @@ where a terminal T can end, grouped by (T, depth). Only those groups need the pa
 (memoised on the parse state) gives the next expected terminal set, whose start continues the walk
 below the group's nodes, as another cached `LexNode`. So a mask is a walk over a small cached graph
 plus one scatter of token ids per node; the trie is walked once per (start, trie nodes), not once
-per token.
+per token. A new walk from a state that behaves like another on most bytes (a property name's
+prefix and "any other name") is computed as the difference from that state's walk (`_reference`).
 """
 from __future__ import annotations
 
