@@ -93,7 +93,7 @@ def _by_terminal(dfa: DFA, depths: np.ndarray, nodes: np.ndarray, states: np.nda
     the walks that continue from them start from one depth, so their tokens share an offset."""
     if not nodes.size:
         return []
-    kinds = np.unique(states * 65536 + depths)
+    kinds = np.unique(states.astype(np.int64) * 65536 + depths)  # int64: state ids pass 32767
     if kinds.size == 1:
         state, depth = divmod(int(kinds[0]), 65536)
         return [(t, depth, np.sort(nodes)) for t in dfa.labels[state]]
