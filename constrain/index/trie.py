@@ -61,60 +61,50 @@ class TokenTrie:
         reported. Rows of the lazily built automaton are filled as the walk reaches them: the kernel
         stops below a node whose row is missing, and the walk resumes there once it is filled.
         """
-        parts: list[tuple[np.ndarray, ...]] = []
-        todo = (nodes.astype(np.int32, copy=False), states.astype(np.int32, copy=False))
-        tokens, branch_nodes, branch_states, blocked_nodes, blocked_states, stack = self._buffers(5, 1)
-        while True:
-            n_tok, n_branch, n_blocked = walk_kernel(
-                self.skip, self.depth, self.byte, self.token, self.more_ptr, self.more_ids, dfa.table,
-                dfa.accepting, *todo, tokens, branch_nodes, branch_states, blocked_nodes, blocked_states, stack)
-            parts.append((tokens[:n_tok].copy(), branch_nodes[:n_branch].copy(), branch_states[:n_branch].copy()))
-            if not n_blocked:
-                return _joined(parts)
-            todo = (blocked_nodes[:n_blocked].copy(), blocked_states[:n_blocked].copy())
-            dfa.ensure_rows(todo[1])
+        return self._resume(walk_kernel, dfa, (nodes, states), (0, 1, 1))
 
     def difference(self, dfa: DFA, nodes: np.ndarray, q: np.ndarray, r: np.ndarray):
         """How the walk below `nodes` from states `q` differs from the one from states `r`: the
         tokens only `q` allows, the tokens only `r` allows, and the branch points (nodes, states) of
         each side among the nodes where the two differ. Cheap when `q` and `r` mostly agree."""
+        return self._resume(difference_kernel, dfa, (nodes, q, r), (0, 1, 2, 2, 3, 3))
+
+    def _resume(self, kernel, dfa: DFA, todo: tuple[np.ndarray, ...], counted_by: tuple[int, ...]
+                ) -> tuple[np.ndarray, ...]:
+        """Run `kernel` from the start (nodes, states...) in `todo` until nothing is blocked: after
+        each run, fill the rows the blocked nodes wait for and start again from them. The kernel
+        fills one output buffer per entry of `counted_by` (output k holds `counts[counted_by[k]]`
+        values), then the blocked (node, state per side) buffers, with a stack per side; it returns
+        its counts, the blocked count last."""
+        outputs, blocked, stacks = self._buffers(len(counted_by), len(todo) - 1)
+        todo = tuple(a.astype(np.int32, copy=False) for a in todo)
         parts: list[tuple[np.ndarray, ...]] = []
-        todo = tuple(a.astype(np.int32, copy=False) for a in (nodes, q, r))
-        added, removed, q_nodes, q_states, r_nodes, r_states, blocked_nodes, blocked_q, blocked_r, stack_q, \
-            stack_r = self._buffers(9, 2)
         while True:
-            n_add, n_rem, n_q, n_r, n_blocked = difference_kernel(
-                self.skip, self.depth, self.byte, self.token, self.more_ptr, self.more_ids, dfa.table,
-                dfa.accepting, *todo, added, removed, q_nodes, q_states, r_nodes, r_states, blocked_nodes,
-                blocked_q, blocked_r, stack_q, stack_r)
-            parts.append((added[:n_add].copy(), removed[:n_rem].copy(), q_nodes[:n_q].copy(),
-                          q_states[:n_q].copy(), r_nodes[:n_r].copy(), r_states[:n_r].copy()))
+            *counts, n_blocked = kernel(self.skip, self.depth, self.byte, self.token, self.more_ptr,
+                                        self.more_ids, dfa.table, dfa.accepting, *todo, *outputs, *blocked,
+                                        *stacks)
+            parts.append(tuple(out[:counts[c]].copy() for out, c in zip(outputs, counted_by)))
             if not n_blocked:
-                return _joined(parts)
-            todo = (blocked_nodes[:n_blocked].copy(), blocked_q[:n_blocked].copy(), blocked_r[:n_blocked].copy())
+                return parts[0] if len(parts) == 1 else tuple(np.concatenate(col) for col in zip(*parts))
+            todo = tuple(b[:n_blocked].copy() for b in blocked)
             dfa.ensure_rows(np.concatenate(todo[1:]))
 
-    def _buffers(self, per_node: int, per_depth: int) -> list[np.ndarray]:
-        """Kernel buffers, one set per thread (walks run in any thread): `per_node` arrays with room
-        for a value per trie node (or per token id), then `per_depth` stacks."""
-        have = getattr(self._local, "buffers", None)
-        if have is None:
-            have = self._local.buffers = ([], [])
-        nodes, stacks = have
-        while len(nodes) < per_node:
-            nodes.append(np.empty(self.num_nodes + self.more_ids.size, dtype=np.int32))
-        while len(stacks) < per_depth:
+    def _buffers(self, outputs: int, sides: int) -> tuple[list[np.ndarray], ...]:
+        """Kernel buffers, one set per thread (walks run in any thread; one kernel at a time):
+        `outputs` arrays with room for a value per trie node (or per token id), the blocked nodes and
+        their state per side, and a per-depth state stack per side."""
+        pool = self._local.__dict__.setdefault("pool", [])
+        stacks = self._local.__dict__.setdefault("stacks", [])
+        while len(pool) < outputs + 1 + sides:
+            pool.append(np.empty(self.num_nodes + self.more_ids.size, dtype=np.int32))
+        while len(stacks) < sides:
             stacks.append(np.empty(self.max_depth + 1, dtype=np.int32))
-        return nodes[:per_node] + stacks[:per_depth]
+        return pool[:outputs], pool[outputs:outputs + 1 + sides], stacks[:sides]
 
     def fill_allowed(self, dfa: DFA, state: int, out: np.ndarray) -> None:
         """Set `out[t]` for the tokens whose bytes, read from `state`, leave the automaton alive."""
         tokens, _, _ = self.walk(dfa, ROOT, np.array([state], dtype=np.int32))
         out[tokens] = True
-
-
-def _joined(parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
-    return parts[0] if len(parts) == 1 else tuple(np.concatenate(column) for column in zip(*parts))
 
 
 def _subtree_ends(depth: np.ndarray) -> np.ndarray:

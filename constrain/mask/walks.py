@@ -35,11 +35,8 @@ class LexNode:
 
     def __init__(self, trie: TokenTrie, dfa: DFA, nodes: np.ndarray, states: np.ndarray, vocab_size: int):
         tokens, at, at_states = trie.walk(dfa, nodes, states)
-        ending = dfa.accepting[states]  # the terminal may also end right at a start node
-        if ending.any():
-            at, at_states = np.concatenate([nodes[ending], at]), np.concatenate([states[ending], at_states])
         self._set_tokens(tokens, vocab_size)
-        self.branches = _by_terminal(dfa, trie.depth[at], at, at_states)
+        self.branches = _grouped(dfa, trie, *_with_starts(dfa, nodes, states, at, at_states))
 
     @classmethod
     def relative(cls, base: "LexNode", trie: TokenTrie, dfa: DFA, nodes: np.ndarray, q: int, r: int,
@@ -48,10 +45,6 @@ class LexNode:
         two walks differ is visited (`TokenTrie.difference`), the rest is copied from `base`."""
         q_states, r_states = np.full(nodes.size, q, dtype=np.int32), np.full(nodes.size, r, dtype=np.int32)
         added, removed, q_at, q_at_states, r_at, r_at_states = trie.difference(dfa, nodes, q_states, r_states)
-        if dfa.accepting[q]:
-            q_at, q_at_states = np.concatenate([nodes, q_at]), np.concatenate([q_states, q_at_states])
-        if dfa.accepting[r]:
-            r_at, r_at_states = np.concatenate([nodes, r_at]), np.concatenate([r_states, r_at_states])
         node = cls.__new__(cls)
         if base.dense is not None:
             node.tokens, node.dense = base.tokens, base.dense.copy()
@@ -60,9 +53,9 @@ class LexNode:
         else:
             node._set_tokens(np.union1d(np.setdiff1d(base.tokens, removed, assume_unique=True), added), vocab_size)
         groups = {(t, d): at for t, d, at in base.branches}
-        for t, d, at in _by_terminal(dfa, trie.depth[r_at], r_at, r_at_states):
+        for t, d, at in _grouped(dfa, trie, *_with_starts(dfa, nodes, r_states, r_at, r_at_states)):
             groups[t, d] = np.setdiff1d(groups[t, d], at, assume_unique=True)
-        for t, d, at in _by_terminal(dfa, trie.depth[q_at], q_at, q_at_states):
+        for t, d, at in _grouped(dfa, trie, *_with_starts(dfa, nodes, q_states, q_at, q_at_states)):
             groups[t, d] = np.union1d(groups[t, d], at) if (t, d) in groups else at
         node.branches = [(t, d, at) for (t, d), at in groups.items() if at.size]
         return node
@@ -88,11 +81,22 @@ class LexNode:
         return 64 + self.tokens.nbytes + dense + sum(nodes.nbytes for _, _, nodes in self.branches)
 
 
-def _by_terminal(dfa: DFA, depths: np.ndarray, nodes: np.ndarray, states: np.ndarray) -> list[tuple[int, int, np.ndarray]]:
-    """(terminal, depth, sorted nodes) for branch points `nodes` (of `depths`) reached in `states`:
-    the walks that continue from them start from one depth, so their tokens share an offset."""
+def _with_starts(dfa: DFA, starts: np.ndarray, start_states: np.ndarray, nodes: np.ndarray,
+                 states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A walk's branch points `nodes` (in `states`) plus its start nodes whose state accepts: the
+    terminal may also end right where the walk starts (the kernels report descendants only)."""
+    ending = dfa.accepting[start_states]
+    if not ending.any():
+        return nodes, states
+    return np.concatenate([starts[ending], nodes]), np.concatenate([start_states[ending], states])
+
+
+def _grouped(dfa: DFA, trie: TokenTrie, nodes: np.ndarray, states: np.ndarray) -> list[tuple[int, int, np.ndarray]]:
+    """(terminal, depth, sorted nodes) for branch points `nodes` reached in `states`: the walks
+    that continue from them start from one depth, so their tokens share an offset."""
     if not nodes.size:
         return []
+    depths = trie.depth[nodes]
     kinds = np.unique(states.astype(np.int64) * 65536 + depths)  # int64: state ids pass 32767
     if kinds.size == 1:
         state, depth = divmod(int(kinds[0]), 65536)
