@@ -13,6 +13,7 @@ import pytest
 
 from benchmarks.masks import is_valid
 from constrain.schema import SchemaError, UnsupportedSchemaError, compile_json_schema, schema_to_grammar
+from constrain.schema.nodes import words_except
 from constrain.schema.numbers import int_range
 from constrain.automaton import nfa
 from constrain.automaton.dfa import DFA
@@ -132,6 +133,19 @@ def test_ignored_keywords(smollm2_vocab, smollm2_tokenizer):
     schema = {"type": "integer", "title": "t", "description": "d", "$comment": "c", "default": 1,
               "examples": [2], "_format": "x", "_uniqueItems": True}
     assert accepts(compile_json_schema(schema, smollm2_vocab), smollm2_tokenizer, smollm2_vocab, "12")
+
+
+@pytest.mark.parametrize("words", [[], [""], ["id"], ["id", "item_id", "i", "é"], ["ab", "abc", "b"]])
+def test_words_except(words):
+    """Exactly the other strings; and every text that has left the trie of words is in one lexer
+    state, so it is walked once (a state per way out made each a walk of the whole vocabulary)."""
+    dfa = DFA(nfa.build(words_except(words), 10 ** 5), 10 ** 4)
+    texts = {w[:k] + c for w in words + ["", "item_id"] for k in range(len(w) + 1) for c in ("", "x", "é", "i")}
+    for text in texts:
+        assert dfa.is_accepting(dfa.walk(dfa.start, text.encode())) == (text not in words), text
+    out = {dfa.walk(dfa.start, text.encode()) for text in texts
+           if text and not any(w.startswith(text) for w in words)}
+    assert len(out) == 1
 
 
 @pytest.mark.parametrize("lo,hi", [(None, None), (0, 0), (-5, 5), (7, 123), (None, -17), (95, None),

@@ -64,23 +64,31 @@ def intersect(a: rx.Ranges, b: rx.Ranges) -> rx.Ranges:
 
 
 def words_except(words: list[str], alphabet: rx.Ranges = ANY_CHAR) -> Node:
-    """Strings over `alphabet` other than `words` (a complement trie, so it stays small)."""
-    anything = Repeat(CharSet(alphabet), 0, None)
-
-    def build(ws: list[str]) -> Node:
+    """Strings over `alphabet` other than `words`: a proper prefix of the words that is not a word,
+    or a prefix followed by a character that leaves the trie of words, then anything. The "then
+    anything" is one loop shared by every way out of the trie, so all texts that have left it end
+    in the same automaton state (a loop per trie node made each a lexer state of its own, with its
+    own walk of the whole vocabulary)."""
+    def trie(ws: list[str], leave: bool) -> Node | None:
         heads: dict[str, list[str]] = {}
-        is_word = False
         for w in ws:
-            if w == "":
-                is_word = True
-            else:
+            if w:
                 heads.setdefault(w[0], []).append(w[1:])
-        parts: list[Node] = [] if is_word else [EMPTY]
+        parts: list[Node] = []
+        if not leave and "" not in ws:
+            parts.append(EMPTY)
         other = intersect(rx.complement(rx.normalize([(ord(h), ord(h)) for h in heads])), alphabet)
-        if other:
-            parts.append(cat(CharSet(other), anything))
+        if leave and other:
+            parts.append(CharSet(other))
         for h, rest in heads.items():
-            parts.append(cat(literal(h), build(rest)))
-        return alt(parts) or CharSet(())
+            below = trie(rest, leave)
+            if below is not None:
+                parts.append(cat(literal(h), below))
+        return alt(parts)
 
-    return build([w for w in dict.fromkeys(words) if all(intersect(((ord(c), ord(c)),), alphabet) for c in w)])
+    ws = [w for w in dict.fromkeys(words) if all(intersect(((ord(c), ord(c)),), alphabet) for c in w)]
+    inside, out = trie(ws, leave=False), trie(ws, leave=True)
+    if out is not None:
+        out = cat(out, Repeat(CharSet(alphabet), 0, None))
+    parts = [p for p in (inside, out) if p is not None]
+    return alt(parts) or CharSet(())
