@@ -33,6 +33,8 @@ class DFA:
         self.table[DEAD] = DEAD
         self.accepting = np.zeros(64, dtype=bool)
         self.labels: list[frozenset[int]] = [frozenset()]
+        self._closures: dict[int, frozenset[int]] = {}  # NFA state -> its epsilon closure
+        self._moves: dict[frozenset[int], int] = {}  # NFA states a byte leads to -> DFA state
         self.start = self._intern(self._closure([nfa.start]))
 
     @property
@@ -97,10 +99,22 @@ class DFA:
     # ------------------------------------------------------------ construction
 
     def _closure(self, states) -> frozenset[int]:
-        """Epsilon closure, keeping only states that read a byte or accept, and can still accept."""
+        """Epsilon closure, keeping only states that read a byte or accept, and can still accept:
+        the union of each state's own closure, each computed once (a lexer's subsets share most
+        of their states, and a closure walks long epsilon chains)."""
+        closures = self._closures
+        out: set[int] = set()
+        for s in states:
+            own = closures.get(s)
+            if own is None:
+                own = closures[s] = self._closure_of(s)
+            out |= own
+        return frozenset(out)
+
+    def _closure_of(self, state: int) -> frozenset[int]:
         nfa, live = self.nfa, self.nfa.live
-        seen = set(states)
-        stack = list(states)
+        seen = {state}
+        stack = [state]
         while stack:
             s = stack.pop()
             for d in nfa.eps[s]:
@@ -139,7 +153,7 @@ class DFA:
                 events.setdefault(hi + 1, []).append((s + d, -1))
         row = np.zeros(256, dtype=np.int32)  # DEAD where no edge reads the byte
         active: dict[int, int] = {}
-        cache: dict[frozenset[int], int] = {}
+        moves = self._moves
         points = sorted(events)
         for p, end in zip(points, points[1:]):
             for t, d in events[p]:
@@ -150,7 +164,8 @@ class DFA:
                     del active[t]
             if active:
                 key = frozenset(active)
-                if key not in cache:
-                    cache[key] = self._intern(self._closure(key))
-                row[p:end] = cache[key]
+                target = moves.get(key)
+                if target is None:
+                    target = moves[key] = self._intern(self._closure(key))
+                row[p:end] = target
         self.table[state] = row
