@@ -1,4 +1,5 @@
-"""Trie walks computed as a difference from a similar state's walk equal the walks done in full.
+"""Trie walks computed as a difference from a similar state's walk, or with the plain tokens taken as
+a block, equal the walks done in full.
 
 Inside the key of an open object with many properties (or a keyword that is also an identifier),
 every prefix of a declared name is its own lexer state, and its walk is computed from the walk of
@@ -14,7 +15,9 @@ import numpy as np
 import pytest
 
 from constrain import compile_json_schema, compile_lark
+from constrain.index.trie import PLAIN_MAX_LEN, ROOT, TokenTrie
 from constrain.mask.walks import LexNode
+from test_masks import sp_encode
 
 _NAMES = ["config", "configPath", "configFile", "conflicts", "name", "names", "namespace", "value",
           "values", "valueType", "timeout", "timeoutMs", "é_accent", "über", "x"]
@@ -66,3 +69,50 @@ def test_relative_walks_equal_full_walks(kind, smollm2_vocab, smollm2_tokenizer,
         full = LexNode(grammar._trie, grammar.dfa, nodes, np.full(nodes.size, q, dtype=np.int32),
                        smollm2_vocab.size)
         assert _content(node) == _content(full), f"lexer state {q}"
+
+
+# strings whose states a plain token may or may not keep alive: free text (walked as a slice from any
+# position), a length bound (near it, a long plain token would overrun), an escape-rich pattern; and
+# lines that may end after any character (a plain token may end one: never a slice)
+_PLAIN_SCHEMA = {"type": "object", "properties": {
+    "free": {"type": "string"}, "short": {"type": "string", "minLength": 2, "maxLength": 24},
+    "code": {"type": "string", "pattern": "^[a-z]{3}-[0-9]+$"}, "n": {"type": "number"}}}
+_PLAIN_CASES = {
+    "schema": (lambda vocab: compile_json_schema(_PLAIN_SCHEMA, vocab), [json.dumps(d) for d in [
+        {"free": "plain words, then \"quotes\", é and \\ too", "short": "twenty-four characters!!",
+         "code": "abc-123", "n": -1.5e3, "more": "x"}, {"short": "ab", "other key": ["y"]}]]),
+    "lines": (lambda vocab: compile_lark('start: LINE ("\\n" LINE)*\nLINE: /[^\\n]+/', vocab),
+              ["first line, plain\nsecond: \"quoted\" and more text"])}
+
+
+@pytest.mark.parametrize("vocab_name", ["smollm2", "sentencepiece"])
+@pytest.mark.parametrize("kind", sorted(_PLAIN_CASES))
+def test_plain_token_walks_equal_full_walks(kind, vocab_name, request):
+    """From the root, a state that keeps every plain text alive takes the plain tokens as a block and
+    walks only the other tokens' trie: the same tokens and branch points as a walk of the whole trie,
+    for every lexer state the texts reach (inside each string, key, number and line)."""
+    vocab = request.getfixturevalue(f"{vocab_name}_vocab")
+    tokenizer = request.getfixturevalue(f"{vocab_name}_tokenizer")
+    encode = (lambda text: sp_encode(tokenizer, text)) if vocab_name == "sentencepiece" else \
+        (lambda text: tokenizer.encode(text, add_special_tokens=False))
+    build, texts = _PLAIN_CASES[kind]
+    grammar = build(vocab)
+    trie = grammar._trie
+    whole = TokenTrie(vocab.tokens, vocab.special_token_ids, plain=False)
+    for text in texts:
+        matcher = grammar.matcher()
+        for tid in encode(text):
+            assert matcher.mask()[tid], text
+            assert matcher.advance(tid)
+        assert matcher.is_accepting()
+    dfa, sliced = grammar.dfa, 0
+    for q in range(1, dfa.num_states):
+        sliced += dfa.survives(q, trie.plain.alphabet, PLAIN_MAX_LEN)
+        start = np.array([q], dtype=np.int32)
+        tokens, at, at_states = trie.walk(dfa, ROOT, start)
+        full_tokens, full_at, full_states = whole.walk(dfa, ROOT, start)
+        assert sorted(tokens.tolist()) == sorted(full_tokens.tolist()), f"lexer state {q}"
+        assert sorted(zip(at.tolist(), at_states.tolist())) == sorted(zip(full_at.tolist(), full_states.tolist()))
+    if kind == "schema":
+        assert sliced >= 20, "too few states took the plain tokens as a block"
+        assert sliced < dfa.num_states - 20, "too few states walked the whole trie"

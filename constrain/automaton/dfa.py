@@ -77,6 +77,28 @@ class DFA:
             state = self.step(state, byte)
         return state
 
+    def survives(self, state: int, alphabet: np.ndarray, length: int, max_states: int = 64) -> bool:
+        """Whether every string of 1 to `length` bytes from `alphabet` (byte values) leads from `state`
+        to a live state that completes no pattern (so tokens of those bytes need no walk). False also
+        when telling takes more than `max_states` states."""
+        seen, frontier = {state}, [state]
+        for _ in range(length):
+            nxt = []
+            for s in frontier:
+                if self.table[s, 0] == UNFILLED:
+                    self._fill(s)
+                targets = np.unique(self.table[s, alphabet])
+                if targets[0] == DEAD or self.accepting[targets].any():
+                    return False
+                for t in targets.tolist():
+                    if t not in seen:
+                        seen.add(t)
+                        nxt.append(t)
+                if len(seen) > max_states:
+                    return False
+            frontier = nxt
+        return True
+
     def ensure_rows(self, states: np.ndarray) -> None:
         """Fill the rows of `states` so a vectorised gather over them is valid."""
         todo = states[self.table[states, 0] == UNFILLED]
