@@ -77,16 +77,20 @@ def words_except(words: list[str], alphabet: rx.Ranges = ANY_CHAR) -> Node:
         parts: list[Node] = []
         if not leave and "" not in ws:
             parts.append(EMPTY)
-        other = intersect(rx.complement(rx.normalize([(ord(h), ord(h)) for h in heads])), alphabet)
-        if leave and other:
-            parts.append(CharSet(other))
+        if leave:
+            other = intersect(rx.complement(rx.normalize([(ord(h), ord(h)) for h in heads])), alphabet)
+            if other:
+                parts.append(CharSet(other))
         for h, rest in heads.items():
             below = trie(rest, leave)
             if below is not None:
                 parts.append(cat(literal(h), below))
-        return alt(parts)
+        if len(parts) < 2:  # the parts differ by construction: no need for `alt`'s dedup (hashing)
+            return parts[0] if parts else None
+        return Alt(tuple(parts))
 
-    ws = [w for w in dict.fromkeys(words) if all(intersect(((ord(c), ord(c)),), alphabet) for c in w)]
+    usable = {c for c in set("".join(words)) if intersect(((ord(c), ord(c)),), alphabet)}
+    ws = [w for w in dict.fromkeys(words) if all(c in usable for c in w)]
     inside, out = trie(ws, leave=False), trie(ws, leave=True)
     if out is not None:
         out = cat(out, Repeat(CharSet(alphabet), 0, None))
