@@ -33,7 +33,6 @@ class DFA:
         self.table[DEAD] = DEAD
         self.accepting = np.zeros(64, dtype=bool)
         self.labels: list[frozenset[int]] = [frozenset()]
-        self._closures: dict[int, frozenset[int]] = {}  # NFA state -> its epsilon closure
         self._moves: dict[frozenset[int], int] = {}  # NFA states a byte leads to -> DFA state
         self.start = self._intern(self._closure([nfa.start]))
 
@@ -121,22 +120,10 @@ class DFA:
     # ------------------------------------------------------------ construction
 
     def _closure(self, states) -> frozenset[int]:
-        """Epsilon closure, keeping only states that read a byte or accept, and can still accept:
-        the union of each state's own closure, each computed once (a lexer's subsets share most
-        of their states, and a closure walks long epsilon chains)."""
-        closures = self._closures
-        out: set[int] = set()
-        for s in states:
-            own = closures.get(s)
-            if own is None:
-                own = closures[s] = self._closure_of(s)
-            out |= own
-        return frozenset(out)
-
-    def _closure_of(self, state: int) -> frozenset[int]:
+        """Epsilon closure, keeping only states that read a byte or accept, and can still accept."""
         nfa, live = self.nfa, self.nfa.live
-        seen = {state}
-        stack = [state]
+        seen = set(states)
+        stack = list(states)
         while stack:
             s = stack.pop()
             for d in nfa.eps[s]:
