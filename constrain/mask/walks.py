@@ -2,9 +2,10 @@
 
 A walk from a lexer state that lies inside one terminal alone (mid-string, mid-number, mid-key)
 depends only on that terminal's pattern and where inside it the lexer is, not on the grammar
-around it. Those walks are the expensive ones (inside a string nearly every token is allowed, so
-the walk visits the whole trie), and every JSON schema has the same string, number and integer
-terminals: `SharedWalks` keeps them per vocabulary trie, keyed by (pattern, relative NFA subset,
+around it. Those walks are the expensive ones (inside a string nearly every token is allowed: the
+plain tokens come as one block, `index.trie.PlainTokens`, but the rest of the trie is still walked
+and its result is the size of the vocabulary), and every JSON schema has the same string, number
+and integer terminals: `SharedWalks` keeps them per vocabulary trie, keyed by (pattern, relative NFA subset,
 start nodes), so a new grammar starts warm. The cache is bounded in bytes (least recently used out).
 """
 from __future__ import annotations
