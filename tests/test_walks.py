@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 
 from constrain import compile_json_schema, compile_lark
+from constrain.automaton import nfa, regex
+from constrain.automaton.dfa import DFA
 from constrain.index.trie import PLAIN_MAX_LEN, ROOT, TokenTrie
 from constrain.mask.walks import LexNode
 from test_masks import sp_encode
@@ -116,3 +118,14 @@ def test_plain_token_walks_equal_full_walks(kind, vocab_name, request):
     if kind == "schema":
         assert sliced >= 20, "too few states took the plain tokens as a block"
         assert sliced < dfa.num_states - 20, "too few states walked the whole trie"
+
+
+@pytest.mark.parametrize("tokens", [[b"ab", b"c", b"abc"], [b"ab", b"a\xc3", b"\xa9", b'"'], []])
+def test_plain_block_on_small_vocabularies(tokens):
+    """A vocabulary of plain tokens only (no other trie to walk), mixed, or empty: the same walk."""
+    dfa = DFA(nfa.build(regex.parse('[a-c"]*|a\u00e9'), 10 ** 4), 10 ** 3)
+    start = np.array([dfa.start], dtype=np.int32)
+    sliced = TokenTrie(tokens, frozenset()).walk(dfa, ROOT, start)
+    whole = TokenTrie(tokens, frozenset(), plain=False).walk(dfa, ROOT, start)
+    assert sorted(sliced[0].tolist()) == sorted(whole[0].tolist())
+    assert sorted(zip(*(a.tolist() for a in sliced[1:]))) == sorted(zip(*(a.tolist() for a in whole[1:])))

@@ -33,7 +33,7 @@ class TokenTrie:
 
     def __init__(self, tokens: list[bytes], excluded: frozenset[int], plain: bool = True):
         usable = [(tid, tok) for tid, tok in enumerate(tokens) if tok and tid not in excluded]
-        prefixes = sorted({tok[:d] for _, tok in usable for d in range(len(tok) + 1)})
+        prefixes = sorted({b""} | {tok[:d] for _, tok in usable for d in range(len(tok) + 1)})  # root always
         index = {p: k for k, p in enumerate(prefixes)}
         n = self.num_nodes = len(prefixes)
         self.depth = np.fromiter((len(p) for p in prefixes), np.int32, n)
@@ -133,7 +133,7 @@ class PlainTokens:
             if not p:
                 others[tid] = tok
         self.rest = TokenTrie(others, frozenset(), plain=False)
-        prefixes = sorted({tok[:d] for tok in others if tok for d in range(len(tok) + 1)})
+        prefixes = sorted({b""} | {tok[:d] for tok in others if tok for d in range(len(tok) + 1)})
         self.node = np.array([index[p] for p in prefixes], dtype=np.int32)  # rest's node -> this trie's
 
 
