@@ -1,6 +1,8 @@
 """Small builders of regex syntax trees shared by the string and number translations."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 from ..automaton import regex as rx
 from ..automaton.regex import EMPTY, Alt, CharSet, Concat, Node, Repeat, literal
 
@@ -78,13 +80,13 @@ def words_except(words: list[str], alphabet: rx.Ranges = ANY_CHAR) -> Node:
         if not leave and "" not in ws:
             parts.append(EMPTY)
         if leave:
-            other = intersect(rx.complement(rx.normalize([(ord(h), ord(h)) for h in heads])), alphabet)
-            if other:
-                parts.append(CharSet(other))
+            other = _other_than(frozenset(heads), alphabet)
+            if other is not None:
+                parts.append(other)
         for h, rest in heads.items():
             below = trie(rest, leave)
             if below is not None:
-                parts.append(cat(literal(h), below))
+                parts.append(cat(_char(h), below))
         if len(parts) < 2:  # the parts differ by construction: no need for `alt`'s dedup (hashing)
             return parts[0] if parts else None
         return Alt(tuple(parts))
@@ -96,3 +98,16 @@ def words_except(words: list[str], alphabet: rx.Ranges = ANY_CHAR) -> Node:
         out = cat(out, Repeat(CharSet(alphabet), 0, None))
     parts = [p for p in (inside, out) if p is not None]
     return alt(parts) or CharSet(())
+
+
+# a trie of names meets the same few characters and head sets again and again (chains of one head)
+@lru_cache(maxsize=4096)
+def _other_than(heads: frozenset[str], alphabet: rx.Ranges) -> CharSet | None:
+    """The characters of `alphabet` other than `heads`."""
+    other = intersect(rx.complement(rx.normalize([(ord(h), ord(h)) for h in heads])), alphabet)
+    return CharSet(other) if other else None
+
+
+@lru_cache(maxsize=4096)
+def _char(c: str) -> Node:
+    return literal(c)
