@@ -218,7 +218,7 @@ class CFGGrammar(CompiledGrammar):
         r = self._reference(q) if relative else None
         base = self._walk(r, nodes, relative=False) if r is not None else None
         if base is not None and base.dense is not None:  # a big walk: a difference from it pays
-            node = LexNode.relative(base, self._trie, self.dfa, nodes, q, r, self.vocab.size)
+            node = LexNode.relative(base, self._trie, self.dfa, nodes, q, r)
         else:
             states = np.full(nodes.size, q, dtype=np.int32)
             node = LexNode(self._trie, self.dfa, nodes, states, self.vocab.size)

@@ -5,8 +5,8 @@ depends only on that terminal's pattern and where inside it the lexer is, not on
 around it. Those walks are the expensive ones (inside a string nearly every token is allowed: the
 plain tokens come as one block, `index.trie.PlainTokens`, but the rest of the trie is still walked
 and its result is the size of the vocabulary), and every JSON schema has the same string, number
-and integer terminals: `SharedWalks` keeps them per vocabulary trie, keyed by (pattern, relative NFA subset,
-start nodes), so a new grammar starts warm. The cache is bounded in bytes (least recently used out).
+and integer terminals: `SharedWalks` keeps them per vocabulary trie, keyed by (pattern, relative
+NFA subset, start nodes), so a new grammar starts warm. The cache is bounded in bytes (least recently used out).
 """
 from __future__ import annotations
 
@@ -40,19 +40,16 @@ class LexNode:
         self.branches = _grouped(dfa, trie, *_with_starts(dfa, nodes, states, at, at_states))
 
     @classmethod
-    def relative(cls, base: "LexNode", trie: TokenTrie, dfa: DFA, nodes: np.ndarray, q: int, r: int,
-                 vocab_size: int) -> "LexNode":
-        """The walk below `nodes` from state `q`, given `base`, the same walk from `r`: only where the
-        two walks differ is visited (`TokenTrie.difference`), the rest is copied from `base`."""
+    def relative(cls, base: "LexNode", trie: TokenTrie, dfa: DFA, nodes: np.ndarray, q: int, r: int) -> "LexNode":
+        """The walk below `nodes` from state `q`, given `base`, the same walk from `r`, kept as a bool
+        mask (a big walk: only then does a difference pay): only where the two walks differ is visited
+        (`TokenTrie.difference`), the rest is copied from `base`."""
         q_states, r_states = np.full(nodes.size, q, dtype=np.int32), np.full(nodes.size, r, dtype=np.int32)
         added, removed, q_at, q_at_states, r_at, r_at_states = trie.difference(dfa, nodes, q_states, r_states)
         node = cls.__new__(cls)
-        if base.dense is not None:
-            node.tokens, node.dense = base.tokens, base.dense.copy()
-            node.dense[removed] = False
-            node.dense[added] = True
-        else:
-            node._set_tokens(np.union1d(np.setdiff1d(base.tokens, removed, assume_unique=True), added), vocab_size)
+        node.tokens, node.dense = base.tokens, base.dense.copy()
+        node.dense[removed] = False
+        node.dense[added] = True
         groups = {(t, d): at for t, d, at in base.branches}
         for t, d, at in _grouped(dfa, trie, *_with_starts(dfa, nodes, r_states, r_at, r_at_states)):
             groups[t, d] = np.setdiff1d(groups[t, d], at, assume_unique=True)
