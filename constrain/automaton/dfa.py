@@ -65,9 +65,13 @@ class DFA:
         return bool(self.accepting[state])
 
     def step(self, state: int, byte: int) -> int:
+        return int(self.row(state)[byte])
+
+    def row(self, state: int) -> np.ndarray:
+        """The state's row of the table (a view), filled first if it is missing."""
         if self.table[state, 0] == UNFILLED:
             self._fill(state)
-        return int(self.table[state, byte])
+        return self.table[state]
 
     def walk(self, state: int, data: bytes) -> int:
         for byte in data:
@@ -84,9 +88,7 @@ class DFA:
         for _ in range(length):
             nxt = []
             for s in frontier:
-                if self.table[s, 0] == UNFILLED:
-                    self._fill(s)
-                targets = np.unique(self.table[s, alphabet])
+                targets = np.unique(self.row(s)[alphabet])
                 if targets[0] == DEAD or self.accepting[targets].any():
                     return False
                 for t in targets.tolist():
@@ -109,10 +111,7 @@ class DFA:
         todo = [self.start]
         seen = {self.start}
         while todo:
-            state = todo.pop()
-            if self.table[state, 0] == UNFILLED:
-                self._fill(state)
-            for nxt in np.unique(self.table[state]).tolist():
+            for nxt in np.unique(self.row(todo.pop())).tolist():
                 if nxt not in seen:
                     seen.add(nxt)
                     todo.append(nxt)

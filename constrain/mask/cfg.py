@@ -232,18 +232,14 @@ class CFGGrammar(CompiledGrammar):
         `q`, if it leads to the same states as `q` on all but a few bytes. A property name's prefix
         leads back to "any other name" on most bytes, so each prefix's walk is a small difference
         from that one walk instead of a walk of the whole trie."""
-        row = self._row(q)
+        row = self.dfa.row(q)
         targets, counts = np.unique(row[row != DEAD], return_counts=True)
         if not targets.size:
             return None
         r = int(targets[counts.argmax()])
-        if r == q or np.count_nonzero(self._row(r) != row) > MAX_DIFFERENT_BYTES:
+        if r == q or np.count_nonzero(self.dfa.row(r) != row) > MAX_DIFFERENT_BYTES:
             return None
         return r
-
-    def _row(self, q: int) -> np.ndarray:
-        self.dfa.step(q, 0)  # fills the row if it is missing
-        return self.dfa.table[q]
 
 
 def _closed_under_repetition(pattern) -> bool:
