@@ -2,6 +2,8 @@
 vocabulary."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from . import deadline, gcpause
@@ -41,9 +43,16 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 
+@contextmanager
+def compiling(limits: Limits) -> Iterator[None]:
+    """What every compilation runs under: its deadline, and no cyclic garbage collection (`gcpause`)."""
+    with deadline.within(limits.max_compile_seconds), gcpause.paused():
+        yield
+
+
 def compile_regex(pattern: str, vocab, *, limits: Limits = DEFAULT_LIMITS) -> RegexGrammar:
     """Constrain the whole output to match `pattern` (see `automaton.regex` for the syntax)."""
-    with deadline.within(limits.max_compile_seconds), gcpause.paused():
+    with compiling(limits):
         return _compile(regex.parse(pattern), vocab, limits, source=pattern)
 
 
@@ -63,7 +72,7 @@ def compile_choices(choices, vocab, *, limits: Limits = DEFAULT_LIMITS) -> Regex
             raise ConstrainError(f"choices[{k}] has a lone surrogate at character {e.start}, which is not "
                                  "encodable as UTF-8") from None
     tree = regex.Alt(tuple(regex.literal(c) for c in dict.fromkeys(choices)))
-    with deadline.within(limits.max_compile_seconds), gcpause.paused():
+    with compiling(limits):
         return _compile(tree, vocab, limits, source=f"choices {choices!r}")
 
 
@@ -82,7 +91,7 @@ def _compile(tree: regex.Node, vocab, limits: Limits, source: str) -> RegexGramm
 
 def compile_lark(grammar, vocab, *, start: str = "start", limits: Limits = DEFAULT_LIMITS) -> CFGGrammar:
     """Constrain the output to the language of a Lark grammar (its text, or a path to a .lark file)."""
-    with deadline.within(limits.max_compile_seconds), gcpause.paused():
+    with compiling(limits):
         loaded = load_lark(grammar, start=start, max_size=limits.max_grammar_size)
         deadline.check()
         compiled = CFGGrammar(loaded, vocab, source=read_grammar_text(grammar),

@@ -1,8 +1,8 @@
 """JSON Schema constraints: `compile_json_schema(schema, vocab)` (see `schema.compiler` for the policies)."""
 from __future__ import annotations
 
-from .. import deadline, gcpause
-from ..compile import DEFAULT_LIMITS, Limits
+from .. import deadline
+from ..compile import DEFAULT_LIMITS, Limits, compiling
 from ..errors import LimitError
 from ..mask.cfg import CFGGrammar
 from .compiler import compile_schema, load_schema, schema_to_grammar
@@ -29,7 +29,7 @@ def compile_json_schema(schema, vocab, *, whitespace: str = "compact", lenient: 
     over the state bounds at compile time is an `UnsupportedSchemaError` at '#' (the schema is valid,
     its automata too large), while generating a `LimitError`.
     """
-    with deadline.within(limits.max_compile_seconds), gcpause.paused():
+    with compiling(limits):
         grammar, relaxed = compile_schema(schema, whitespace=whitespace, lenient=lenient)
         if grammar.size > limits.max_grammar_size:
             raise LimitError(f"the schema's grammar has size {grammar.size}", "max_grammar_size",
