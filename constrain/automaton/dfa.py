@@ -8,6 +8,9 @@ State 0 is the dead state (no completion possible). NFA states that cannot reach
 are dropped from every subset, so any other DFA state can still be completed: "not dead" is exactly
 "this prefix can still become a full match". `labels[state]` says which patterns (terminals of a
 lexer) the bytes read so far complete.
+
+Rows are computed in compiled code (`kernels.fill_kernel`), subsets interned there too, in a store
+of flat arrays (a pool of sorted subsets and a hash table of them) that this class grows.
 """
 from __future__ import annotations
 
@@ -17,28 +20,34 @@ import numpy as np
 
 from .. import deadline
 from ..errors import LimitError
+from .kernels import (EMPTY, FULL_POOL, TOO_MANY, UNFILLED, closure_kernel, fill_kernel, intern_kernel,
+                      rehash_kernel)
 from .nfa import NFA
 
 DEAD = 0
-UNFILLED = -1
 
 
 class DFA:
     def __init__(self, nfa: NFA, max_states: int = 20_000):
         self.nfa = nfa
         self.max_states = max_states
-        self._ids: dict = {frozenset(): DEAD}
-        self._sets: list[frozenset[int]] = [frozenset()]
         self.table = np.full((64, 256), UNFILLED, dtype=np.int32)
-        self.table[DEAD] = DEAD
         self.accepting = np.zeros(64, dtype=bool)
-        self.labels: list[frozenset[int]] = [frozenset()]
-        self._moves: dict[frozenset[int], int] = {}  # NFA states a byte leads to -> DFA state
-        self.start = self._intern(self._closure([nfa.start]))
+        self.labels: list[frozenset[int]] = []
+        self._pool = np.empty(1024, dtype=np.int32)  # state s: the sorted NFA states pool[at[s]:at[s + 1]]
+        self._at = np.zeros(65, dtype=np.int64)
+        self._slots = np.full(128, EMPTY, dtype=np.int32)  # hash table of the states reached by bytes
+        self._meta = np.zeros(1, dtype=np.int64)  # the number of states
+        self._starts: dict[bytes, int] = {}  # a start state's subset -> the state
+        self._mark = np.zeros(nfa.size, dtype=bool)  # the kernels' scratch, all False between calls
+        self._queue = np.empty(nfa.size, dtype=np.int32)
+        self._intern(np.zeros(0, dtype=np.int32), True)
+        self.table[DEAD] = DEAD
+        self.start = self._intern(self._closure([nfa.start]), True)
 
     @property
     def num_states(self) -> int:
-        return len(self._sets)
+        return int(self._meta[0])
 
     def start_for(self, labels) -> int:
         """The state that starts only the patterns `labels` (a lexer for those terminals): lexers
@@ -46,20 +55,29 @@ class DFA:
 
         A start state is its own state even when a later state holds the same NFA states (a
         pattern looping back to its beginning), so `state in starts` means "no byte read yet"."""
-        return self._intern(self._closure([self.nfa.entries[k] for k in labels]), start=True)
+        subset = self._closure([self.nfa.entries[k] for k in labels])
+        if not subset.size:
+            return DEAD
+        key = subset.tobytes()
+        if key not in self._starts:
+            self._starts[key] = self._intern(subset, False)
+        return self._starts[key]
 
-    def owner(self, state: int) -> tuple[int, frozenset[int]] | None:
-        """(k, the subset relative to pattern k's states) when `state` is inside pattern k alone:
-        from there the automaton behaves as pattern k's own would, in any union that holds it."""
-        subset = self._sets[state]
-        if not subset or not self.nfa.spans:
+    def subset(self, state: int) -> np.ndarray:
+        """The NFA states `state` stands for, sorted (read-only: the automaton keeps it)."""
+        return self._pool[self._at[state]:self._at[state + 1]]
+
+    def owner(self, state: int) -> tuple[int, bytes] | None:
+        """(k, the subset relative to pattern k's states, as bytes) when `state` is inside pattern k
+        alone: from there the automaton behaves as pattern k's own would, in any union that holds it."""
+        subset = self.subset(state)
+        if not subset.size or not self.nfa.spans:
             return None
-        first = min(subset)
-        k = bisect.bisect_right(self.nfa.spans, (first, float("inf"))) - 1
+        k = bisect.bisect_right(self.nfa.spans, (int(subset[0]), float("inf"))) - 1
         lo, hi = self.nfa.spans[k]
-        if max(subset) >= hi:
+        if subset[-1] >= hi:
             return None
-        return k, frozenset(s - lo for s in subset)
+        return k, (subset - lo).tobytes()
 
     def is_accepting(self, state: int) -> bool:
         return bool(self.accepting[state])
@@ -70,7 +88,7 @@ class DFA:
     def row(self, state: int) -> np.ndarray:
         """The state's row of the table (a view), filled first if it is missing."""
         if self.table[state, 0] == UNFILLED:
-            self._fill(state)
+            self._fill(np.array([state], dtype=np.int32))
         return self.table[state]
 
     def walk(self, state: int, data: bytes) -> int:
@@ -103,8 +121,8 @@ class DFA:
     def ensure_rows(self, states: np.ndarray) -> None:
         """Fill the rows of `states` so a vectorised gather over them is valid."""
         todo = states[self.table[states, 0] == UNFILLED]
-        for state in np.unique(todo).tolist():
-            self._fill(state)
+        if todo.size:
+            self._fill(np.unique(todo))
 
     def build_all(self) -> None:
         """Explore every reachable state now; raises `LimitError` past `max_states`."""
@@ -118,62 +136,57 @@ class DFA:
 
     # ------------------------------------------------------------ construction
 
-    def _closure(self, states) -> frozenset[int]:
-        """Epsilon closure, keeping only states that read a byte or accept, and can still accept."""
-        nfa, live = self.nfa, self.nfa.live
-        seen = set(states)
-        stack = list(states)
-        while stack:
-            s = stack.pop()
-            for d in nfa.eps[s]:
-                if s + d not in seen:
-                    seen.add(s + d)
-                    stack.append(s + d)
-        return frozenset(s for s in seen if live[s] and (nfa.edges[s] or s in nfa.accepts))
+    def _closure(self, states) -> np.ndarray:
+        """Epsilon closure as a sorted array, keeping only states that read a byte or accept, and
+        can still accept."""
+        n = self.nfa
+        return closure_kernel(np.asarray(states, dtype=np.int32), n.eps_ptr, n.eps_to, n.keep, self._mark,
+                              self._queue)
 
-    def _intern(self, subset: frozenset[int], start: bool = False) -> int:
-        key = ("start", subset) if start and subset else subset
-        state = self._ids.get(key)
-        if state is not None:
-            return state
-        deadline.check()
-        state = len(self._sets)
-        if state >= self.max_states:
-            raise LimitError("the automaton has too many states", "max_dfa_states", self.max_states)
-        if state >= len(self.table):
-            grow = len(self.table)
-            self.table = np.vstack([self.table, np.full((grow, 256), UNFILLED, dtype=np.int32)])
-            self.accepting = np.concatenate([self.accepting, np.zeros(grow, dtype=bool)])
-        self._ids[key] = state
-        self._sets.append(subset)
-        labels = frozenset(self.nfa.accepts[s] for s in subset if s in self.nfa.accepts)
-        self.labels.append(labels)
-        self.accepting[state] = bool(labels)
+    def _intern(self, subset: np.ndarray, hashed: bool) -> int:
+        """The state of `subset`, added when new (not `hashed`: a start state, never found by lookup)."""
+        while (state := intern_kernel(subset, hashed, self.nfa.label, *self._store(), self.max_states)) < 0:
+            self._grow(state)
+        self._label_new()
         return state
 
-    def _fill(self, state: int) -> None:
-        """One table row: sweep the byte ranges of the subset's edges, so the work follows the
-        edges of this state, not the byte classes of the whole automaton."""
-        events: dict[int, list[tuple[int, int]]] = {}
-        for s in self._sets[state]:
-            for lo, hi, d in self.nfa.edges[s]:
-                events.setdefault(lo, []).append((s + d, 1))
-                events.setdefault(hi + 1, []).append((s + d, -1))
-        row = np.zeros(256, dtype=np.int32)  # DEAD where no edge reads the byte
-        active: dict[int, int] = {}
-        moves = self._moves
-        points = sorted(events)
-        for p, end in zip(points, points[1:]):
-            for t, d in events[p]:
-                n = active.get(t, 0) + d
-                if n:
-                    active[t] = n
-                else:
-                    del active[t]
-            if active:
-                key = frozenset(active)
-                target = moves.get(key)
-                if target is None:
-                    target = moves[key] = self._intern(self._closure(key))
-                row[p:end] = target
-        self.table[state] = row
+    def _fill(self, states: np.ndarray) -> None:
+        """The rows of `states` (each UNFILLED or filled, a row is written whole)."""
+        deadline.check()
+        n, states = self.nfa, states.astype(np.int32, copy=False)
+        while (status := fill_kernel(states, n.edge_ptr, n.edge_lo, n.edge_hi, n.edge_to, n.eps_ptr, n.eps_to,
+                                     n.keep, n.label, self._mark, self._queue, *self._store(),
+                                     self.max_states)) < 0:
+            self._label_new()
+            self._grow(status)
+            deadline.check()
+        self._label_new()
+
+    def _store(self) -> tuple:
+        return self._pool, self._at, self._slots, self.table, self.accepting, self._meta
+
+    def _grow(self, status: int) -> None:
+        """Make room for what a kernel found full."""
+        if status == TOO_MANY:
+            raise LimitError("the automaton has too many states", "max_dfa_states", self.max_states)
+        if status == FULL_POOL:
+            self._pool = np.concatenate([self._pool, np.empty_like(self._pool)])
+            return
+        rows = len(self.table)
+        self.table = np.vstack([self.table, np.full((rows, 256), UNFILLED, dtype=np.int32)])
+        self.accepting = np.concatenate([self.accepting, np.zeros(rows, dtype=bool)])
+        self._at = np.concatenate([self._at, np.zeros(rows, dtype=np.int64)])
+        if 2 * len(self.table) > len(self._slots):
+            self._slots = np.full(4 * len(self.table), EMPTY, dtype=np.int32)
+            rehash_kernel(self.num_states, np.array(list(self._starts.values()), dtype=np.int64), self._pool,
+                          self._at, self._slots)
+
+    def _label_new(self) -> None:
+        """`labels` for the states the kernels added."""
+        label, none = self.nfa.label, frozenset()
+        for state in range(len(self.labels), int(self._meta[0])):
+            if self.accepting[state]:
+                found = label[self.subset(state)]
+                self.labels.append(frozenset(found[found >= 0].tolist()))
+            else:
+                self.labels.append(none)

@@ -8,7 +8,11 @@ an allocation that eats the machine.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from itertools import chain
+from typing import NamedTuple
+
+import numpy as np
 
 from .. import deadline
 from ..errors import LimitError
@@ -55,16 +59,41 @@ def _split(lo: int, hi: int, out: list[ByteSeq]) -> None:
     out.append(tuple(zip(a, b)))
 
 
-@dataclass
+@dataclass(frozen=True)
 class NFA:
-    """States are ints; `eps[s]` are epsilon moves, `edges[s]` are (lo, hi, target) byte moves, each
-    target written as its offset from s: a pattern pasted anywhere (a union, the copies of a counted
-    repetition) reuses its states' move tuples as they are, instead of renumbering every one.
+    """A union of patterns as the flat arrays the DFA kernels read (CSR): state s's byte moves are
+    `edge_lo/edge_hi/edge_to[edge_ptr[s]:edge_ptr[s + 1]]` and its epsilon moves
+    `eps_to[eps_ptr[s]:eps_ptr[s + 1]]`, targets absolute.
 
-    `accepts` maps each accepting state to its label: one label for a regex, one per terminal for a
-    lexer, so the DFA can tell which terminals a byte string completes. `entries[k]` is where
-    pattern k starts, so a DFA can start from any subset of the patterns; `spans[k]` is the range
-    of states pattern k owns (built the same way wherever the pattern appears).
+    `label[s]` is k at the exit of pattern k (-1 elsewhere), so the DFA can tell which terminals of a
+    lexer a byte string completes; `keep[s]` says s belongs in a DFA subset (it reads a byte or
+    accepts, and can still accept). `entries[k]` is where pattern k starts, so a DFA can start from
+    any subset of the patterns; `spans[k]` is the range of states pattern k owns (built the same
+    way wherever the pattern appears).
+    """
+
+    edge_ptr: np.ndarray
+    edge_lo: np.ndarray
+    edge_hi: np.ndarray
+    edge_to: np.ndarray
+    eps_ptr: np.ndarray
+    eps_to: np.ndarray
+    label: np.ndarray
+    keep: np.ndarray
+    start: int
+    entries: tuple[int, ...]
+    spans: tuple[tuple[int, int], ...]
+
+    @property
+    def size(self) -> int:
+        return len(self.label)
+
+
+@dataclass
+class _Builder:
+    """An automaton under construction: `eps[s]` are epsilon moves, `edges[s]` are (lo, hi, target)
+    byte moves, each target written as its offset from s: a pattern pasted anywhere (the copies of
+    a counted repetition) reuses its states' move tuples as they are, instead of renumbering each.
 
     A state's moves are tuples of ints, not lists: the garbage collector stops tracking those, where
     a lexer's hundred thousand lists made every full collection rescan them (a third of build time).
@@ -72,11 +101,6 @@ class NFA:
 
     eps: list[tuple[int, ...]] = field(default_factory=list)
     edges: list[tuple[tuple[int, int, int], ...]] = field(default_factory=list)
-    start: int = 0
-    accepts: dict[int, int] = field(default_factory=dict)
-    entries: list[int] = field(default_factory=list)
-    spans: list[tuple[int, int]] = field(default_factory=list)
-    live: list[bool] = field(default_factory=list)  # can reach an accept state (set by `build_union`)
     trimmed: bool = True  # False once a part may not reach the exit (an empty set, a DFA's dead state)
 
     def add_state(self) -> int:
@@ -112,72 +136,116 @@ def build(node: Node, max_states: int) -> NFA:
 
 
 def build_union(nodes: list[Node], max_states: int) -> NFA:
-    """One NFA for several patterns; the accept state of `nodes[k]` is labelled k."""
+    """One NFA for several patterns; the exit of `nodes[k]` is labelled k. State 0 is the start,
+    with an epsilon move to each pattern's entry; the patterns follow one another."""
     estimate = 1 + sum(estimate_states(node) for node in nodes)
     if estimate > max_states:
         raise LimitError(f"the pattern needs about {estimate} automaton states", "max_nfa_states",
                          max_states)
-    nfa = NFA()
-    nfa.start = nfa.add_state()
-    nfa.live.append(True)
-    for label, node in enumerate(nodes):
+    parts = []
+    for node in nodes:
         deadline.check()  # a lexer over thousands of terminals (a large enum) takes seconds
-        first = nfa.size
-        entry, exit_ = _paste(nfa, _piece(node))
-        nfa.spans.append((first, nfa.size))
-        nfa.entries.append(entry)
-        nfa.accepts[exit_] = label
-    nfa.eps[nfa.start] = tuple(entry - nfa.start for entry in nfa.entries)
-    return nfa
+        parts.append(_piece(node).arrays)
+    firsts = 1 + np.cumsum([0] + [len(a.keep) for a in parts[:-1]], dtype=np.int64)
+    entries = [int(f) + a.entry for f, a in zip(firsts, parts)]
+    n = 1 + sum(len(a.keep) for a in parts)
+    origin = np.arange(n, dtype=np.int32)
+    none = np.zeros(0, dtype=np.int32)
+    edge_count = np.concatenate([[0]] + [a.edge_count for a in parts])
+    eps_count = np.concatenate([[len(parts)]] + [a.eps_count for a in parts])
+    label = np.full(n, -1, dtype=np.int32)
+    label[[int(f) + a.exit for f, a in zip(firsts, parts)]] = np.arange(len(parts))
+    return NFA(
+        edge_ptr=np.concatenate([[0], np.cumsum(edge_count)]),
+        edge_lo=np.concatenate([none] + [a.edge_lo for a in parts]),
+        edge_hi=np.concatenate([none] + [a.edge_hi for a in parts]),
+        edge_to=np.concatenate([none] + [a.edge_d for a in parts]) + np.repeat(origin, edge_count),
+        eps_ptr=np.concatenate([[0], np.cumsum(eps_count)]),
+        eps_to=np.concatenate([np.array(entries, dtype=np.int32)] + [a.eps_d for a in parts])
+        + np.repeat(origin, eps_count),
+        label=label,
+        keep=np.concatenate([[False]] + [a.keep for a in parts]),
+        start=0,
+        entries=tuple(entries),
+        spans=tuple((int(f), int(f) + len(a.keep)) for f, a in zip(firsts, parts)),
+    )
 
 
-def _paste(nfa: NFA, piece: "_Piece") -> tuple[int, int]:
+def _paste(nfa: _Builder, piece: "_Piece") -> tuple[int, int]:
     """Copy `piece` into `nfa` (its moves are relative: shared, not renumbered); return its (entry, exit) there."""
     first = nfa.size
     nfa.eps.extend(piece.eps)
     nfa.edges.extend(piece.edges)
-    if nfa.live:
-        nfa.live.extend(piece.live)
     nfa.trimmed = nfa.trimmed and piece.trimmed
     return piece.entry + first, piece.exit + first
 
 
+class _Arrays(NamedTuple):
+    """A piece's moves as flat arrays, targets as offsets from their state (see `NFA`)."""
+
+    edge_count: np.ndarray
+    edge_lo: np.ndarray
+    edge_hi: np.ndarray
+    edge_d: np.ndarray
+    eps_count: np.ndarray
+    eps_d: np.ndarray
+    keep: np.ndarray
+    entry: int
+    exit: int
+
+
 @dataclass(frozen=True)
 class _Piece:
-    """One pattern's automaton with states from 0, ready to be copied into a union."""
+    """One pattern's automaton with states from 0, ready to be copied into a repetition or a union."""
 
     eps: tuple[tuple[int, ...], ...]
     edges: tuple[tuple[tuple[int, int, int], ...], ...]
     entry: int
     exit: int
-    live: tuple[bool, ...]
-    trimmed: bool
+    dead: tuple[int, ...]  # the states that cannot reach the exit
+
+    @property
+    def trimmed(self) -> bool:
+        return not self.dead
+
+    @cached_property
+    def arrays(self) -> _Arrays:
+        """Built when a union first takes this piece (never for the items of a repetition), then kept
+        with the cached piece: a union of pieces is a concatenation of their arrays."""
+        n = len(self.eps)
+        edge_count = np.fromiter(map(len, self.edges), dtype=np.int64, count=n)
+        moves = np.fromiter(chain.from_iterable(chain.from_iterable(self.edges)), dtype=np.int32,
+                            count=3 * int(edge_count.sum())).reshape(-1, 3)
+        eps_count = np.fromiter(map(len, self.eps), dtype=np.int64, count=n)
+        eps_d = np.fromiter(chain.from_iterable(self.eps), dtype=np.int32, count=int(eps_count.sum()))
+        keep = edge_count > 0
+        keep[self.exit] = True
+        keep[list(self.dead)] = False
+        return _Arrays(edge_count, moves[:, 0].copy(), moves[:, 1].copy(), moves[:, 2].copy(), eps_count, eps_d,
+                       keep, self.entry, self.exit)
 
 
 @lru_cache(maxsize=256)
 def _piece(node: Node) -> _Piece:
     """Built once per pattern (cached): JSON schemas repeat the same string and number terminals."""
-    nfa = NFA()
+    nfa = _Builder()
     entry, exit_ = _fragment(nfa, node)
-    nfa.accepts[exit_] = 0
     # every Thompson state lies on a path to the exit unless an empty set or a dead DFA state cut it
-    live = [True] * nfa.size if nfa.trimmed else _coreachable(nfa)
-    return _Piece(tuple(nfa.eps), tuple(nfa.edges), entry, exit_, tuple(live),
-                  all(live))
+    dead = () if nfa.trimmed else tuple(np.flatnonzero(~_coreachable(nfa.eps, nfa.edges, exit_)).tolist())
+    return _Piece(tuple(nfa.eps), tuple(nfa.edges), entry, exit_, dead)
 
 
-def _coreachable(nfa: NFA) -> list[bool]:
-    """Which NFA states can reach an accept state."""
-    back: list[list[int]] = [[] for _ in range(nfa.size)]
-    for s in range(nfa.size):
-        for d in nfa.eps[s]:
+def _coreachable(eps, edges, exit_: int) -> np.ndarray:
+    """Which states can reach the exit."""
+    back: list[list[int]] = [[] for _ in range(len(eps))]
+    for s in range(len(eps)):
+        for d in eps[s]:
             back[s + d].append(s)
-        for _, _, d in nfa.edges[s]:
+        for _, _, d in edges[s]:
             back[s + d].append(s)
-    live = [False] * nfa.size
-    for s in nfa.accepts:
-        live[s] = True
-    stack = list(nfa.accepts)
+    live = np.zeros(len(eps), dtype=bool)
+    live[exit_] = True
+    stack = [exit_]
     while stack:
         for s in back[stack.pop()]:
             if not live[s]:
@@ -208,7 +276,7 @@ def _charset_moves(node: CharSet) -> tuple[tuple[tuple[int, int, int], ...], ...
     return tuple(moves)
 
 
-def _fragment(nfa: NFA, node: Node) -> tuple[int, int]:
+def _fragment(nfa: _Builder, node: Node) -> tuple[int, int]:
     """Add `node` to `nfa`; return its (entry, exit) states."""
     if isinstance(node, CharSet):
         entry = nfa.size
@@ -246,7 +314,7 @@ def _fragment(nfa: NFA, node: Node) -> tuple[int, int]:
     return _repeat(nfa, node)
 
 
-def _repeat(nfa: NFA, node: Repeat) -> tuple[int, int]:
+def _repeat(nfa: _Builder, node: Repeat) -> tuple[int, int]:
     """Copies of the item, pasted from one build of it (a 255-character string is 255 copies)."""
     item = _piece(node.item)
     entry = exit_ = nfa.add_state()

@@ -1,0 +1,183 @@
+"""The compiled inner loops of subset construction (numba): epsilon closures, interning, table rows.
+
+Why compiled: a row is a sweep over the byte ranges of a subset's edges, one epsilon closure per
+range and a lookup of each closed subset among the states built so far. In Python that is ~50 us a
+row, and the first mask inside a JSON object fills dozens of rows.
+
+The NFA arrives as CSR arrays (see `nfa.NFA`); `mark` (all False between calls) and `queue` are
+scratch arrays of one slot per NFA state. The DFA's states live in a store of arrays the caller
+owns and grows: state s stands for the sorted NFA states `pool[at[s]:at[s + 1]]`, `slots` is an
+open-addressing hash table of state ids (EMPTY where free), `meta[0]` the number of states, and
+`table` / `accepting` the DFA itself. A kernel that runs out of room returns a `FULL_*` code with
+the store consistent (states interned so far stay, a row is written whole or not at all): the
+caller grows what is full and calls again.
+
+No `nogil`: the scratch arrays belong to one automaton, which threads may share, so the kernels run
+under the GIL, one at a time.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+UNFILLED = -1
+EMPTY = -1
+FULL_ROWS, FULL_POOL, TOO_MANY = -1, -2, -3
+
+
+@njit(cache=True)
+def _close(queue, count, eps_ptr, eps_to, keep, mark):  # pragma: no cover - compiled
+    """Close the states queue[:count] (marked) under epsilon moves; leave the kept ones, sorted, in
+    queue[:k], unmark every state, and return k."""
+    i = 0
+    while i < count:
+        s = queue[i]
+        i += 1
+        for j in range(eps_ptr[s], eps_ptr[s + 1]):
+            t = eps_to[j]
+            if not mark[t]:
+                mark[t] = True
+                queue[count] = t
+                count += 1
+    k = 0
+    for j in range(count):
+        s = queue[j]
+        mark[s] = False
+        if keep[s]:
+            queue[k] = s
+            k += 1
+    queue[:k].sort()
+    return k
+
+
+@njit(cache=True)
+def _hash(sub):  # pragma: no cover - compiled
+    """FNV-1a over the subset's state numbers."""
+    h = np.uint64(14695981039346656037)
+    for x in sub:
+        h = (h ^ np.uint64(x)) * np.uint64(1099511628211)
+    return h
+
+
+@njit(cache=True)
+def _intern(sub, hashed, label, pool, at, slots, table, accepting, meta, max_states):  # pragma: no cover
+    """The state of subset `sub`, added when new (`hashed`: findable by later lookups; a start state
+    is not, so it stays apart from the same subset reached by reading bytes); or a FULL_* code."""
+    mask = slots.size - 1
+    slot = np.int64(_hash(sub) & np.uint64(mask))
+    if hashed:
+        while slots[slot] != EMPTY:
+            s = slots[slot]
+            a, b = at[s], at[s + 1]
+            if b - a == sub.size and (pool[a:b] == sub).all():
+                return s
+            slot = (slot + 1) & mask
+    n = meta[0]
+    if n >= max_states:
+        return TOO_MANY
+    if n + 1 >= table.shape[0] or 2 * (n + 1) > slots.size:
+        return FULL_ROWS
+    end = at[n]
+    if end + sub.size > pool.size:
+        return FULL_POOL
+    pool[end:end + sub.size] = sub
+    at[n + 1] = end + sub.size
+    accepting[n] = False
+    for x in sub:
+        if label[x] >= 0:
+            accepting[n] = True
+    if hashed:
+        slots[slot] = n
+    meta[0] = n + 1
+    return n
+
+
+@njit(cache=True)
+def closure_kernel(seeds, eps_ptr, eps_to, keep, mark, queue):  # pragma: no cover - compiled
+    """The sorted kept epsilon closure of `seeds`."""
+    count = 0
+    for s in seeds:
+        if not mark[s]:
+            mark[s] = True
+            queue[count] = s
+            count += 1
+    return queue[:_close(queue, count, eps_ptr, eps_to, keep, mark)].copy()
+
+
+@njit(cache=True)
+def intern_kernel(sub, hashed, label, pool, at, slots, table, accepting, meta, max_states):  # pragma: no cover
+    """`_intern` for the caller (start states, and the dead state)."""
+    return _intern(sub, hashed, label, pool, at, slots, table, accepting, meta, max_states)
+
+
+@njit(cache=True)
+def fill_kernel(states, edge_ptr, edge_lo, edge_hi, edge_to, eps_ptr, eps_to, keep, label, mark, queue,
+                pool, at, slots, table, accepting, meta, max_states):  # pragma: no cover - compiled
+    """Fill the table rows of `states` still UNFILLED; 0, or a FULL_* code (some rows left unfilled).
+
+    A row: cut 0..255 at every edge's ends, give each run of bytes the targets of the edges that read
+    it, merge neighbouring runs with the same targets (a UTF-8 class is dozens of ranges, mostly
+    with one target), then close and intern each run's targets."""
+    row = np.empty(256, dtype=np.int32)
+    cut = np.zeros(257, dtype=np.bool_)
+    targets = np.empty(0, dtype=np.int32)
+    for state in states:
+        if table[state, 0] != UNFILLED:
+            continue
+        a, b = at[state], at[state + 1]
+        m = 0
+        for s in pool[a:b]:
+            m += edge_ptr[s + 1] - edge_ptr[s]
+        if targets.size < 2 * m:
+            targets = np.empty(2 * m, dtype=np.int32)
+        cut[:] = False
+        cut[0] = cut[256] = True
+        for s in pool[a:b]:
+            for j in range(edge_ptr[s], edge_ptr[s + 1]):
+                cut[edge_lo[j]] = cut[edge_hi[j] + 1] = True
+        previous = 0  # targets[:previous]: the last run's, targets[m:m + count]: this run's
+        target = -1
+        p = 0
+        while p < 256:
+            end = p + 1
+            while not cut[end]:
+                end += 1
+            count = 0
+            for s in pool[a:b]:
+                for j in range(edge_ptr[s], edge_ptr[s + 1]):
+                    if edge_lo[j] <= p <= edge_hi[j]:
+                        targets[m + count] = edge_to[j]
+                        count += 1
+            if target < 0 or count != previous or (targets[m:m + count] != targets[:count]).any():
+                targets[:count] = targets[m:m + count]
+                previous = count
+                n = 0
+                for t in targets[:count]:
+                    if not mark[t]:
+                        mark[t] = True
+                        queue[n] = t
+                        n += 1
+                k = _close(queue, n, eps_ptr, eps_to, keep, mark)
+                target = _intern(queue[:k], True, label, pool, at, slots, table, accepting, meta, max_states)
+                if target < 0:
+                    return target
+            row[p:end] = target
+            p = end
+        table[state] = row
+    return 0
+
+
+@njit(cache=True)
+def rehash_kernel(count, starts, pool, at, slots):  # pragma: no cover - compiled
+    """Hash the states 0..count-1 but `starts` into `slots` (empty, larger than before)."""
+    mask = slots.size - 1
+    skip = np.zeros(count, dtype=np.bool_)
+    for s in starts:
+        skip[s] = True
+    for s in range(count):
+        if skip[s]:
+            continue
+        slot = np.int64(_hash(pool[at[s]:at[s + 1]]) & np.uint64(mask))
+        while slots[slot] != EMPTY:
+            slot = (slot + 1) & mask
+        slots[slot] = s

@@ -1,0 +1,108 @@
+"""The compiled row construction (`automaton.kernels`) against a plain per-byte subset construction."""
+import random
+
+import numpy as np
+import pytest
+
+from constrain.automaton import nfa, regex
+from constrain.automaton.dfa import DEAD, DFA
+from constrain.errors import LimitError
+
+PIECES = ["a", "b", "[a-c]", "é", r"[^\s\S]b", "[^a]", "(a|ab)", "x?", "y*", "(ab)+", "[\u00e0-\u00ff日]", ".", "(|c)", "z{2,3}"]
+
+
+def random_pattern(rng: random.Random, depth: int = 0) -> str:
+    if depth > 2 or rng.random() < 0.3:
+        return rng.choice(PIECES)
+    parts = [random_pattern(rng, depth + 1) for _ in range(rng.randint(1, 3))]
+    pattern = ("|" if rng.random() < 0.4 else "").join(parts)
+    return f"({pattern}){rng.choice(['', '*', '+', '?', '{1,3}'])}"
+
+
+def reference_closure(automaton: nfa.NFA, states) -> frozenset[int]:
+    seen, stack = set(states), list(states)
+    while stack:
+        s = stack.pop()
+        for t in automaton.eps_to[automaton.eps_ptr[s]:automaton.eps_ptr[s + 1]].tolist():
+            if t not in seen:
+                seen.add(t)
+                stack.append(t)
+    return frozenset(s for s in seen if automaton.keep[s])
+
+
+def reference_keep(automaton: nfa.NFA) -> list[bool]:
+    """Reads a byte or accepts, and can reach an accepting state (searched backwards)."""
+    back: dict[int, list[int]] = {}
+    for s in range(automaton.size):
+        for j in range(automaton.eps_ptr[s], automaton.eps_ptr[s + 1]):
+            back.setdefault(int(automaton.eps_to[j]), []).append(s)
+        for j in range(automaton.edge_ptr[s], automaton.edge_ptr[s + 1]):
+            back.setdefault(int(automaton.edge_to[j]), []).append(s)
+    live = set(np.flatnonzero(automaton.label >= 0).tolist())
+    stack = list(live)
+    while stack:
+        for s in back.get(stack.pop(), []):
+            if s not in live:
+                live.add(s)
+                stack.append(s)
+    return [s in live and (automaton.edge_ptr[s + 1] > automaton.edge_ptr[s] or automaton.label[s] >= 0)
+            for s in range(automaton.size)]
+
+
+def subset(dfa: DFA, state: int) -> frozenset[int]:
+    return frozenset(dfa.subset(state).tolist())
+
+
+def assert_rows_match_reference(dfa: DFA) -> None:
+    automaton = dfa.nfa
+    assert automaton.keep.tolist() == reference_keep(automaton)
+    for state in range(dfa.num_states):
+        assert dfa.table[state, 0] != -1
+        assert dfa.labels[state] == {int(automaton.label[s]) for s in subset(dfa, state) if automaton.label[s] >= 0}
+        assert dfa.accepting[state] == bool(dfa.labels[state])
+        for byte in range(256):
+            targets = [int(automaton.edge_to[j]) for s in subset(dfa, state)
+                       for j in range(automaton.edge_ptr[s], automaton.edge_ptr[s + 1])
+                       if automaton.edge_lo[j] <= byte <= automaton.edge_hi[j]]
+            assert subset(dfa, int(dfa.table[state, byte])) == reference_closure(automaton, targets)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_rows_match_a_plain_subset_construction(seed):
+    rng = random.Random(seed)
+    patterns = [regex.parse(random_pattern(rng)) for _ in range(rng.randint(1, 4))]
+    dfa = DFA(nfa.build_union(patterns, 100_000), 100_000)
+    starts = [dfa.start_for(sorted(rng.sample(range(len(patterns)), rng.randint(1, len(patterns)))))
+              for _ in range(3)]
+    dfa.build_all()
+    while (dfa.table[:dfa.num_states, 0] == -1).any():  # what only the other starts reach
+        dfa.ensure_rows(np.arange(dfa.num_states))
+    assert subset(dfa, DEAD) == frozenset() and (dfa.table[DEAD] == DEAD).all()
+    assert len({subset(dfa, s) for s in range(dfa.num_states) if s not in starts}) == dfa.num_states - len(set(starts))
+    assert_rows_match_reference(dfa)
+
+
+def test_a_start_state_is_its_own_state():
+    dfa = DFA(nfa.build_union([regex.parse("(ab)*")], 1000), 1000)
+    start = dfa.start_for([0])
+    assert start != dfa.start and subset(dfa, start) == subset(dfa, dfa.start)
+    assert dfa.walk(start, b"ab") == dfa.start and dfa.start_for([0]) == start
+
+
+def test_state_bound_is_a_limit_error():
+    dfa = DFA(nfa.build(regex.parse("[ab]*a[ab]{6}"), 100_000), 20)
+    with pytest.raises(LimitError):
+        dfa.build_all()
+
+
+def test_growth_keeps_states_and_start_states_apart():
+    """Past the first table, pool and hash table (a 2^9-state DFA) every row is still exact, and a
+    start state made before the growth is still its own state after the hash table is rebuilt."""
+    dfa = DFA(nfa.build_union([regex.parse("[ab]*a[ab]{8}"), regex.parse("(ab)*")], 100_000), 100_000)
+    start = dfa.start_for([1])
+    dfa.build_all()
+    assert dfa.num_states > 512
+    assert dfa.start_for([1]) == start and dfa.walk(start, b"ab") not in (start, DEAD)
+    assert dfa.walk(dfa.walk(start, b"ab"), b"ab") == dfa.walk(start, b"ab")
+    dfa.ensure_rows(np.arange(dfa.num_states))
+    assert_rows_match_reference(dfa)
