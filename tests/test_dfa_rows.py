@@ -58,8 +58,8 @@ def assert_rows_match_reference(dfa: DFA) -> None:
     assert automaton.keep.tolist() == reference_keep(automaton)
     for state in range(dfa.num_states):
         assert dfa.table[state, 0] != -1
-        assert dfa.labels[state] == {int(automaton.label[s]) for s in subset(dfa, state) if automaton.label[s] >= 0}
-        assert dfa.accepting[state] == bool(dfa.labels[state])
+        assert dfa.labels(state) == {int(automaton.label[s]) for s in subset(dfa, state) if automaton.label[s] >= 0}
+        assert dfa.accepting[state] == bool(dfa.labels(state))
         for byte in range(256):
             targets = [int(automaton.edge_to[j]) for s in subset(dfa, state)
                        for j in range(automaton.edge_ptr[s], automaton.edge_ptr[s + 1])
@@ -106,3 +106,16 @@ def test_growth_keeps_states_and_start_states_apart():
     assert dfa.walk(dfa.walk(start, b"ab"), b"ab") == dfa.walk(start, b"ab")
     dfa.ensure_rows(np.arange(dfa.num_states))
     assert_rows_match_reference(dfa)
+
+
+def test_owner_whatever_the_layout():
+    """A large pattern is laid out before the small ones (`nfa.build_union`): a state inside one
+    pattern is still owned by it, with the same relative subset as in that pattern's own automaton."""
+    small, large = regex.parse("ab"), regex.parse("[a-z]{0,300}")
+    alone = DFA(nfa.build_union([small], 10_000), 10_000)
+    union = DFA(nfa.build_union([small, large], 10_000), 10_000)
+    assert union.nfa.spans[0][0] > union.nfa.spans[1][0]
+    a, b = union.walk(union.start_for([0]), b"a"), alone.walk(alone.start_for([0]), b"a")
+    assert union.owner(a) == (0, alone.owner(b)[1])
+    assert union.owner(union.walk(union.start_for([1]), b"ab"))[0] == 1
+    assert union.owner(union.walk(union.start, b"a")) is None

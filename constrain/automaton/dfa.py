@@ -6,15 +6,13 @@ built; `build_all` explores everything up front when a compile-time bound is wan
 
 State 0 is the dead state (no completion possible). NFA states that cannot reach an accept state
 are dropped from every subset, so any other DFA state can still be completed: "not dead" is exactly
-"this prefix can still become a full match". `labels[state]` says which patterns (terminals of a
+"this prefix can still become a full match". `labels(state)` says which patterns (terminals of a
 lexer) the bytes read so far complete.
 
 Rows are computed in compiled code (`kernels.fill_kernel`), subsets interned there too, in a store
 of flat arrays (a pool of sorted subsets and a hash table of them) that this class grows.
 """
 from __future__ import annotations
-
-import bisect
 
 import numpy as np
 
@@ -25,6 +23,7 @@ from .kernels import (EMPTY, FULL_POOL, TOO_MANY, UNFILLED, closure_kernel, fill
 from .nfa import NFA
 
 DEAD = 0
+_NONE: frozenset[int] = frozenset()
 
 
 class DFA:
@@ -33,7 +32,7 @@ class DFA:
         self.max_states = max_states
         self.table = np.full((64, 256), UNFILLED, dtype=np.int32)
         self.accepting = np.zeros(64, dtype=bool)
-        self.labels: list[frozenset[int]] = []
+        self._labels: dict[int, frozenset[int]] = {}  # of accepting states, filled by `labels`
         self._pool = np.empty(1024, dtype=np.int32)  # state s: the sorted NFA states pool[at[s]:at[s + 1]]
         self._at = np.zeros(65, dtype=np.int64)
         self._slots = np.full(128, EMPTY, dtype=np.int32)  # hash table of the states reached by bytes
@@ -71,16 +70,26 @@ class DFA:
         """(k, the subset relative to pattern k's states, as bytes) when `state` is inside pattern k
         alone: from there the automaton behaves as pattern k's own would, in any union that holds it."""
         subset = self.subset(state)
-        if not subset.size or not self.nfa.spans:
+        if not subset.size:
             return None
-        k = bisect.bisect_right(self.nfa.spans, (int(subset[0]), float("inf"))) - 1
+        k = int(self.nfa.pattern[subset[0]])
         lo, hi = self.nfa.spans[k]
-        if subset[-1] >= hi:
+        if subset[-1] >= hi:  # states of a later pattern too (a subset is sorted)
             return None
         return k, (subset - lo).tobytes()
 
     def is_accepting(self, state: int) -> bool:
         return bool(self.accepting[state])
+
+    def labels(self, state: int) -> frozenset[int]:
+        """The patterns the bytes read so far complete (terminals of a lexer)."""
+        if not self.accepting[state]:
+            return _NONE
+        found = self._labels.get(state)
+        if found is None:
+            labels = self.nfa.label[self.subset(state)]
+            found = self._labels[state] = frozenset(labels[labels >= 0].tolist())
+        return found
 
     def step(self, state: int, byte: int) -> int:
         return int(self.row(state)[byte])
@@ -143,30 +152,31 @@ class DFA:
         return closure_kernel(np.asarray(states, dtype=np.int32), n.eps_ptr, n.eps_to, n.keep, self._mark,
                               self._queue)
 
+    @property
+    def arrays(self) -> tuple:
+        """What the compiled kernels take (`kernels.fill_row`): the NFA's arrays, the scratch, the
+        store, the state bound. Built on demand: growing replaces the store's arrays."""
+        n = self.nfa
+        return (n.edge_ptr, n.edge_lo, n.edge_hi, n.edge_to, n.eps_ptr, n.eps_to, n.keep, n.label, self._mark,
+                self._queue, self._pool, self._at, self._slots, self.table, self.accepting, self._meta,
+                self.max_states)
+
     def _intern(self, subset: np.ndarray, hashed: bool) -> int:
         """The state of `subset`, added when new (not `hashed`: a start state, never found by lookup)."""
-        while (state := intern_kernel(subset, hashed, self.nfa.label, *self._store(), self.max_states)) < 0:
-            self._grow(state)
-        self._label_new()
+        while (state := intern_kernel(subset, hashed, self.arrays)) < 0:
+            self.grow(state)
         return state
 
     def _fill(self, states: np.ndarray) -> None:
         """The rows of `states` (each UNFILLED or filled, a row is written whole)."""
         deadline.check()
-        n, states = self.nfa, states.astype(np.int32, copy=False)
-        while (status := fill_kernel(states, n.edge_ptr, n.edge_lo, n.edge_hi, n.edge_to, n.eps_ptr, n.eps_to,
-                                     n.keep, n.label, self._mark, self._queue, *self._store(),
-                                     self.max_states)) < 0:
-            self._label_new()
-            self._grow(status)
+        states = states.astype(np.int32, copy=False)
+        while (status := fill_kernel(states, self.arrays)) < 0:
+            self.grow(status)
             deadline.check()
-        self._label_new()
 
-    def _store(self) -> tuple:
-        return self._pool, self._at, self._slots, self.table, self.accepting, self._meta
-
-    def _grow(self, status: int) -> None:
-        """Make room for what a kernel found full."""
+    def grow(self, status: int) -> None:
+        """Make room for what a kernel found full (its FULL_* `status`); `LimitError` past the bound."""
         if status == TOO_MANY:
             raise LimitError("the automaton has too many states", "max_dfa_states", self.max_states)
         if status == FULL_POOL:
@@ -180,13 +190,3 @@ class DFA:
             self._slots = np.full(4 * len(self.table), EMPTY, dtype=np.int32)
             rehash_kernel(self.num_states, np.array(list(self._starts.values()), dtype=np.int64), self._pool,
                           self._at, self._slots)
-
-    def _label_new(self) -> None:
-        """`labels` for the states the kernels added."""
-        label, none = self.nfa.label, frozenset()
-        for state in range(len(self.labels), int(self._meta[0])):
-            if self.accepting[state]:
-                found = label[self.subset(state)]
-                self.labels.append(frozenset(found[found >= 0].tolist()))
-            else:
-                self.labels.append(none)

@@ -23,6 +23,7 @@ from numba import njit
 UNFILLED = -1
 EMPTY = -1
 FULL_ROWS, FULL_POOL, TOO_MANY = -1, -2, -3
+TABLE, ACCEPTING = 13, 14  # where the walks find the table and the accepting flags in `DFA.arrays`
 
 
 @njit(cache=True)
@@ -105,65 +106,74 @@ def closure_kernel(seeds, eps_ptr, eps_to, keep, mark, queue):  # pragma: no cov
 
 
 @njit(cache=True)
-def intern_kernel(sub, hashed, label, pool, at, slots, table, accepting, meta, max_states):  # pragma: no cover
+def intern_kernel(sub, hashed, automaton):  # pragma: no cover - compiled
     """`_intern` for the caller (start states, and the dead state)."""
+    _, _, _, _, _, _, _, label, _, _, pool, at, slots, table, accepting, meta, max_states = automaton
     return _intern(sub, hashed, label, pool, at, slots, table, accepting, meta, max_states)
 
 
 @njit(cache=True)
-def fill_kernel(states, edge_ptr, edge_lo, edge_hi, edge_to, eps_ptr, eps_to, keep, label, mark, queue,
-                pool, at, slots, table, accepting, meta, max_states):  # pragma: no cover - compiled
-    """Fill the table rows of `states` still UNFILLED; 0, or a FULL_* code (some rows left unfilled).
+def fill_kernel(states, automaton):  # pragma: no cover - compiled
+    """Fill the table rows of `states` still UNFILLED; 0, or a FULL_* code (some rows left unfilled)."""
+    for state in states:
+        status = fill_row(state, automaton)
+        if status < 0:
+            return status
+    return 0
+
+
+@njit(cache=True)
+def fill_row(state, automaton):  # pragma: no cover - compiled
+    """Fill the table row of `state` if it is UNFILLED; 0, or a FULL_* code (the row left unfilled).
+    `automaton` is `DFA.arrays`: the NFA's arrays, the scratch, the store and the state bound.
 
     A row: cut 0..255 at every edge's ends, give each run of bytes the targets of the edges that read
     it, merge neighbouring runs with the same targets (a UTF-8 class is dozens of ranges, mostly
     with one target), then close and intern each run's targets."""
-    row = np.empty(256, dtype=np.int32)
+    (edge_ptr, edge_lo, edge_hi, edge_to, eps_ptr, eps_to, keep, label, mark, queue,
+     pool, at, slots, table, accepting, meta, max_states) = automaton
+    if table[state, 0] != UNFILLED:
+        return 0
+    a, b = at[state], at[state + 1]
+    m = 0
+    for s in pool[a:b]:
+        m += edge_ptr[s + 1] - edge_ptr[s]
+    targets = np.empty(2 * m, dtype=np.int32)  # [:m]: the last run's targets, [m:]: this run's
     cut = np.zeros(257, dtype=np.bool_)
-    targets = np.empty(0, dtype=np.int32)
-    for state in states:
-        if table[state, 0] != UNFILLED:
-            continue
-        a, b = at[state], at[state + 1]
-        m = 0
-        for s in pool[a:b]:
-            m += edge_ptr[s + 1] - edge_ptr[s]
-        if targets.size < 2 * m:
-            targets = np.empty(2 * m, dtype=np.int32)
-        cut[:] = False
-        cut[0] = cut[256] = True
+    cut[0] = cut[256] = True
+    for s in pool[a:b]:
+        for j in range(edge_ptr[s], edge_ptr[s + 1]):
+            cut[edge_lo[j]] = cut[edge_hi[j] + 1] = True
+    row = np.empty(256, dtype=np.int32)
+    previous = 0
+    target = -1
+    p = 0
+    while p < 256:
+        end = p + 1
+        while not cut[end]:
+            end += 1
+        count = 0
         for s in pool[a:b]:
             for j in range(edge_ptr[s], edge_ptr[s + 1]):
-                cut[edge_lo[j]] = cut[edge_hi[j] + 1] = True
-        previous = 0  # targets[:previous]: the last run's, targets[m:m + count]: this run's
-        target = -1
-        p = 0
-        while p < 256:
-            end = p + 1
-            while not cut[end]:
-                end += 1
-            count = 0
-            for s in pool[a:b]:
-                for j in range(edge_ptr[s], edge_ptr[s + 1]):
-                    if edge_lo[j] <= p <= edge_hi[j]:
-                        targets[m + count] = edge_to[j]
-                        count += 1
-            if target < 0 or count != previous or (targets[m:m + count] != targets[:count]).any():
-                targets[:count] = targets[m:m + count]
-                previous = count
-                n = 0
-                for t in targets[:count]:
-                    if not mark[t]:
-                        mark[t] = True
-                        queue[n] = t
-                        n += 1
-                k = _close(queue, n, eps_ptr, eps_to, keep, mark)
-                target = _intern(queue[:k], True, label, pool, at, slots, table, accepting, meta, max_states)
-                if target < 0:
-                    return target
-            row[p:end] = target
-            p = end
-        table[state] = row
+                if edge_lo[j] <= p <= edge_hi[j]:
+                    targets[m + count] = edge_to[j]
+                    count += 1
+        if target < 0 or count != previous or (targets[m:m + count] != targets[:count]).any():
+            targets[:count] = targets[m:m + count]
+            previous = count
+            n = 0
+            for t in targets[:count]:
+                if not mark[t]:
+                    mark[t] = True
+                    queue[n] = t
+                    n += 1
+            k = _close(queue, n, eps_ptr, eps_to, keep, mark)
+            target = _intern(queue[:k], True, label, pool, at, slots, table, accepting, meta, max_states)
+            if target < 0:
+                return target
+        row[p:end] = target
+        p = end
+    table[state] = row
     return 0
 
 

@@ -21,6 +21,7 @@ from .regex import Alt, Automaton, CharSet, Concat, Node, Repeat
 ByteSeq = tuple[tuple[int, int], ...]  # one byte range per position
 
 _UTF8_MAX = (0x7F, 0x7FF, 0xFFFF, 0x10FFFF)
+LARGE_PIECE = 256  # states: a union flattens a piece this large once and keeps it (see `build_union`)
 
 
 @lru_cache(maxsize=65536)
@@ -69,7 +70,7 @@ class NFA:
     lexer a byte string completes; `keep[s]` says s belongs in a DFA subset (it reads a byte or
     accepts, and can still accept). `entries[k]` is where pattern k starts, so a DFA can start from
     any subset of the patterns; `spans[k]` is the range of states pattern k owns (built the same
-    way wherever the pattern appears).
+    way wherever the pattern appears), `pattern[s]` the pattern owning state s (-1: the start, in no DFA subset).
     """
 
     edge_ptr: np.ndarray
@@ -83,6 +84,7 @@ class NFA:
     start: int
     entries: tuple[int, ...]
     spans: tuple[tuple[int, int], ...]
+    pattern: np.ndarray
 
     @property
     def size(self) -> int:
@@ -142,32 +144,49 @@ def build_union(nodes: list[Node], max_states: int) -> NFA:
     if estimate > max_states:
         raise LimitError(f"the pattern needs about {estimate} automaton states", "max_nfa_states",
                          max_states)
-    parts = []
+    pieces = []
     for node in nodes:
         deadline.check()  # a lexer over thousands of terminals (a large enum) takes seconds
-        parts.append(_piece(node).arrays)
-    firsts = 1 + np.cumsum([0] + [len(a.keep) for a in parts[:-1]], dtype=np.int64)
-    entries = [int(f) + a.entry for f, a in zip(firsts, parts)]
-    n = 1 + sum(len(a.keep) for a in parts)
+        pieces.append(_piece(node))
+    # layout: the start, the large pieces (each flattened once, kept with the cached piece), then
+    # the small ones flattened together (a lexer has one per property name: per-piece arrays would
+    # cost more than their moves)
+    large = [k for k, p in enumerate(pieces) if len(p.eps) >= LARGE_PIECE]
+    small = [k for k, p in enumerate(pieces) if len(p.eps) < LARGE_PIECE]
+    firsts = [0] * len(pieces)
+    n = 1
+    for k in large + small:
+        firsts[k] = n
+        n += len(pieces[k].eps)
+    entries = tuple(f + p.entry for f, p in zip(firsts, pieces))
+    blocks = [_Moves(np.array([len(entries)]), np.array(entries, dtype=np.int32), np.zeros(1, dtype=np.int64),
+                     np.zeros((0, 3), dtype=np.int32))]
+    blocks += [pieces[k].moves for k in large] + [_flatten([pieces[k] for k in small])]
+    eps_count, eps_d, edge_count, edges = (np.concatenate(column) for column in zip(*blocks))
     origin = np.arange(n, dtype=np.int32)
-    none = np.zeros(0, dtype=np.int32)
-    edge_count = np.concatenate([[0]] + [a.edge_count for a in parts])
-    eps_count = np.concatenate([[len(parts)]] + [a.eps_count for a in parts])
+    spans = tuple((f, f + len(p.eps)) for f, p in zip(firsts, pieces))
+    pattern = np.full(n, -1, dtype=np.int32)
+    for k, (lo, hi) in enumerate(spans):
+        pattern[lo:hi] = k
+    exits = [f + p.exit for f, p in zip(firsts, pieces)]
     label = np.full(n, -1, dtype=np.int32)
-    label[[int(f) + a.exit for f, a in zip(firsts, parts)]] = np.arange(len(parts))
+    label[exits] = np.arange(len(pieces))
+    keep = edge_count > 0
+    keep[exits] = True
+    keep[[f + s for f, p in zip(firsts, pieces) for s in p.dead]] = False
     return NFA(
         edge_ptr=np.concatenate([[0], np.cumsum(edge_count)]),
-        edge_lo=np.concatenate([none] + [a.edge_lo for a in parts]),
-        edge_hi=np.concatenate([none] + [a.edge_hi for a in parts]),
-        edge_to=np.concatenate([none] + [a.edge_d for a in parts]) + np.repeat(origin, edge_count),
+        edge_lo=edges[:, 0].copy(),
+        edge_hi=edges[:, 1].copy(),
+        edge_to=edges[:, 2] + np.repeat(origin, edge_count),
         eps_ptr=np.concatenate([[0], np.cumsum(eps_count)]),
-        eps_to=np.concatenate([np.array(entries, dtype=np.int32)] + [a.eps_d for a in parts])
-        + np.repeat(origin, eps_count),
+        eps_to=eps_d + np.repeat(origin, eps_count),
         label=label,
-        keep=np.concatenate([[False]] + [a.keep for a in parts]),
+        keep=keep,
         start=0,
-        entries=tuple(entries),
-        spans=tuple((int(f), int(f) + len(a.keep)) for f, a in zip(firsts, parts)),
+        entries=entries,
+        spans=spans,
+        pattern=pattern,
     )
 
 
@@ -180,18 +199,27 @@ def _paste(nfa: _Builder, piece: "_Piece") -> tuple[int, int]:
     return piece.entry + first, piece.exit + first
 
 
-class _Arrays(NamedTuple):
-    """A piece's moves as flat arrays, targets as offsets from their state (see `NFA`)."""
+class _Moves(NamedTuple):
+    """Consecutive states' moves as flat arrays, targets as offsets from their state: per state its
+    number of epsilon moves, all the epsilon offsets, per state its number of byte moves, all the
+    byte moves as (lo, hi, offset) rows."""
 
-    edge_count: np.ndarray
-    edge_lo: np.ndarray
-    edge_hi: np.ndarray
-    edge_d: np.ndarray
     eps_count: np.ndarray
-    eps_d: np.ndarray
-    keep: np.ndarray
-    entry: int
-    exit: int
+    eps: np.ndarray
+    edge_count: np.ndarray
+    edges: np.ndarray
+
+
+def _flatten(pieces: list["_Piece"]) -> _Moves:
+    """The moves of `pieces` laid end to end."""
+    eps = tuple(chain.from_iterable(p.eps for p in pieces))
+    edges = tuple(chain.from_iterable(p.edges for p in pieces))
+    edge_count = np.fromiter(map(len, edges), dtype=np.int64, count=len(edges))
+    flat = np.fromiter(chain.from_iterable(chain.from_iterable(edges)), dtype=np.int32,
+                       count=3 * int(edge_count.sum())).reshape(-1, 3)
+    eps_count = np.fromiter(map(len, eps), dtype=np.int64, count=len(eps))
+    return _Moves(eps_count, np.fromiter(chain.from_iterable(eps), dtype=np.int32, count=int(eps_count.sum())),
+                  edge_count, flat)
 
 
 @dataclass(frozen=True)
@@ -209,20 +237,9 @@ class _Piece:
         return not self.dead
 
     @cached_property
-    def arrays(self) -> _Arrays:
-        """Built when a union first takes this piece (never for the items of a repetition), then kept
-        with the cached piece: a union of pieces is a concatenation of their arrays."""
-        n = len(self.eps)
-        edge_count = np.fromiter(map(len, self.edges), dtype=np.int64, count=n)
-        moves = np.fromiter(chain.from_iterable(chain.from_iterable(self.edges)), dtype=np.int32,
-                            count=3 * int(edge_count.sum())).reshape(-1, 3)
-        eps_count = np.fromiter(map(len, self.eps), dtype=np.int64, count=n)
-        eps_d = np.fromiter(chain.from_iterable(self.eps), dtype=np.int32, count=int(eps_count.sum()))
-        keep = edge_count > 0
-        keep[self.exit] = True
-        keep[list(self.dead)] = False
-        return _Arrays(edge_count, moves[:, 0].copy(), moves[:, 1].copy(), moves[:, 2].copy(), eps_count, eps_d,
-                       keep, self.entry, self.exit)
+    def moves(self) -> _Moves:
+        """Flattened when a union first takes this piece as a large one, then kept with it."""
+        return _flatten([self])
 
 
 @lru_cache(maxsize=256)

@@ -27,10 +27,10 @@ class SuffixSearch:
         self.dfa = dfa
         self.start = state
         self.depth = 0
-        self.found: list[tuple[int, int]] = [(label, state) for label in sorted(dfa.labels[state])]
+        self.found: list[tuple[int, int]] = [(label, state) for label in sorted(dfa.labels(state))]
         self._back: dict[int, tuple[int, int]] = {state: (DEAD, 0)}  # state -> (previous, byte)
         self._frontier = [state]
-        self._labels = set(dfa.labels[state])
+        self._labels = set(dfa.labels(state))
 
     @property
     def done(self) -> bool:
@@ -48,7 +48,7 @@ class SuffixSearch:
                 if t != DEAD and t not in self._back:
                     self._back[t] = (s, int(PREFERENCE[k]))
                     layer.append(t)
-                    for label in sorted(dfa.labels[t] - self._labels):
+                    for label in sorted(dfa.labels(t) - self._labels):
                         self._labels.add(label)
                         self.found.append((label, t))
         self._frontier = layer

@@ -4,18 +4,19 @@ Why compiled: a walk inside a JSON string visits nearly the whole trie (100k nod
 vocabulary); node by node in machine code over depth-first arrays that is a few hundred
 microseconds, and a sparse walk (a property name) is a few microseconds.
 
-The automaton is filled lazily, so the kernel stops at any node whose automaton row is not built yet
-(a start node included) and returns it as "blocked"; the caller fills those rows and resumes there.
+The automaton is filled lazily: a row the walk needs is filled on the spot (`fill_row`, which also
+adds the states it leads to). Only when the automaton's store is full does the kernel stop at that
+node and return it as "blocked"; the caller grows the store, fills those rows and resumes there.
 """
 from __future__ import annotations
 
 from numba import njit
 
-UNFILLED = -1
+from ..automaton.kernels import ACCEPTING, TABLE, UNFILLED, fill_row
 
 
-@njit(cache=True, nogil=True)
-def walk_kernel(skip, depth, byte, token, more_ptr, more_ids, table, accepting, start_nodes, start_states,
+@njit(cache=True)
+def walk_kernel(skip, depth, byte, token, more_ptr, more_ids, automaton, start_nodes, start_states,
                 tokens, branch_nodes, branch_states, blocked_nodes, blocked_states, stack):  # pragma: no cover - compiled
     """Visit every node below `start_nodes` that the automaton survives, in depth-first order.
 
@@ -30,6 +31,7 @@ def walk_kernel(skip, depth, byte, token, more_ptr, more_ids, table, accepting, 
     subtrees (the caller's are all at one depth), so nothing is visited twice and the buffers suffice.
     Start nodes themselves are not reported.
     """
+    table, accepting = automaton[TABLE], automaton[ACCEPTING]
     n_tok = 0
     n_branch = 0
     n_blocked = 0
@@ -37,7 +39,7 @@ def walk_kernel(skip, depth, byte, token, more_ptr, more_ids, table, accepting, 
         node = start_nodes[k]
         if skip[node] == node + 1:  # a leaf: nothing below it
             continue
-        if table[start_states[k], 0] == UNFILLED:
+        if table[start_states[k], 0] == UNFILLED and fill_row(start_states[k], automaton) < 0:
             blocked_nodes[n_blocked] = node
             blocked_states[n_blocked] = start_states[k]
             n_blocked += 1
@@ -61,7 +63,7 @@ def walk_kernel(skip, depth, byte, token, more_ptr, more_ids, table, accepting, 
                 branch_nodes[n_branch] = i
                 branch_states[n_branch] = nxt
                 n_branch += 1
-            if table[nxt, 0] == UNFILLED and skip[i] != i + 1:  # a missing row below a leaf is not needed
+            if table[nxt, 0] == UNFILLED and skip[i] != i + 1 and fill_row(nxt, automaton) < 0:  # not below a leaf
                 blocked_nodes[n_blocked] = i
                 blocked_states[n_blocked] = nxt
                 n_blocked += 1
@@ -72,8 +74,8 @@ def walk_kernel(skip, depth, byte, token, more_ptr, more_ids, table, accepting, 
     return n_tok, n_branch, n_blocked
 
 
-@njit(cache=True, nogil=True)
-def difference_kernel(skip, depth, byte, token, more_ptr, more_ids, table, accepting, start_nodes, start_q,
+@njit(cache=True)
+def difference_kernel(skip, depth, byte, token, more_ptr, more_ids, automaton, start_nodes, start_q,
                       start_r, added, removed, q_nodes, q_states, r_nodes, r_states, blocked_nodes, blocked_q,
                       blocked_r, stack_q, stack_r):  # pragma: no cover - compiled
     """Walk two automaton states side by side and report only where their walks differ.
@@ -84,6 +86,7 @@ def difference_kernel(skip, depth, byte, token, more_ptr, more_ids, table, accep
     (`added`) and only `r` allows (`removed`), each side's branch points among the visited nodes, and
     blocked pairs (a row missing on either side), like `walk_kernel`; returns the five counts.
     """
+    table, accepting = automaton[TABLE], automaton[ACCEPTING]
     n_add = 0
     n_rem = 0
     n_q = 0
@@ -93,7 +96,7 @@ def difference_kernel(skip, depth, byte, token, more_ptr, more_ids, table, accep
         node = start_nodes[k]
         if skip[node] == node + 1:
             continue
-        if table[start_q[k], 0] == UNFILLED or table[start_r[k], 0] == UNFILLED:
+        if fill_row(start_q[k], automaton) < 0 or fill_row(start_r[k], automaton) < 0:  # once per start
             blocked_nodes[n_blocked] = node
             blocked_q[n_blocked] = start_q[k]
             blocked_r[n_blocked] = start_r[k]
@@ -131,7 +134,8 @@ def difference_kernel(skip, depth, byte, token, more_ptr, more_ids, table, accep
                 r_nodes[n_r] = i
                 r_states[n_r] = nr
                 n_r += 1
-            if (table[nq, 0] == UNFILLED or table[nr, 0] == UNFILLED) and skip[i] != i + 1:
+            if (table[nq, 0] == UNFILLED or table[nr, 0] == UNFILLED) and skip[i] != i + 1 and (
+                    fill_row(nq, automaton) < 0 or fill_row(nr, automaton) < 0):
                 blocked_nodes[n_blocked] = i
                 blocked_q[n_blocked] = nq
                 blocked_r[n_blocked] = nr

@@ -62,8 +62,8 @@ class TokenTrie:
 
         Returns the ids of the tokens that end at a surviving node, and the surviving nodes where
         the automaton accepts with their states (branch points). The start nodes themselves are not
-        reported. Rows of the lazily built automaton are filled as the walk reaches them: the kernel
-        stops below a node whose row is missing, and the walk resumes there once it is filled.
+        reported. Rows of the lazily built automaton are filled by the kernel as the walk reaches
+        them (when the automaton's store is full, it stops there; the walk resumes once it grew).
         From the root, in a state that every plain text keeps alive and inside its terminal (mid-
         string), the plain tokens are allowed at once and only the other tokens' trie is walked.
         """
@@ -83,7 +83,8 @@ class TokenTrie:
     def _resume(self, kernel, dfa: DFA, todo: tuple[np.ndarray, ...], counted_by: tuple[int, ...]
                 ) -> tuple[np.ndarray, ...]:
         """Run `kernel` from the start (nodes, states...) in `todo` until nothing is blocked: after
-        each run, fill the rows the blocked nodes wait for and start again from them. The kernel
+        a run stopped by a full automaton store, fill the rows the blocked nodes wait for (which
+        grows the store) and start again from them. The kernel
         fills one output buffer per entry of `counted_by` (output k holds `counts[counted_by[k]]`
         values), then the blocked (node, state per side) buffers, with a stack per side; it returns
         its counts, the blocked count last."""
@@ -92,7 +93,7 @@ class TokenTrie:
         parts: list[tuple[np.ndarray, ...]] = []
         while True:
             *counts, n_blocked = kernel(self.skip, self.depth, self.byte, self.token, self.more_ptr,
-                                        self.more_ids, dfa.table, dfa.accepting, *todo, *outputs, *blocked,
+                                        self.more_ids, dfa.arrays, *todo, *outputs, *blocked,
                                         *stacks)
             parts.append(tuple(out[:counts[c]].copy() for out, c in zip(outputs, counted_by)))
             if not n_blocked:

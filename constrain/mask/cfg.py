@@ -167,7 +167,7 @@ class CFGGrammar(CompiledGrammar):
     def _config_accepts(self, parse: ParseState, q: int) -> bool:
         if q in self._start_states:
             return parse.accepting
-        return any(after.accepting for after, _ in self._after_any(parse, self.dfa.labels[q]))
+        return any(after.accepting for after, _ in self._after_any(parse, self.dfa.labels(q)))
 
     def _step_byte(self, configs: list[Config], byte: int) -> list[Config]:
         out: dict[tuple[int, int], Config] = {}
@@ -176,7 +176,7 @@ class CFGGrammar(CompiledGrammar):
             moved = step(q, byte)
             if moved != DEAD:
                 out.setdefault((id(parse), moved), (parse, moved))
-            for after, start in self._after_any(parse, self.dfa.labels[q]):
+            for after, start in self._after_any(parse, self.dfa.labels(q)):
                 moved = step(start, byte)  # end the terminal here, start the next one
                 if moved != DEAD:
                     out.setdefault((id(after), moved), (after, moved))

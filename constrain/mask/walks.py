@@ -98,12 +98,12 @@ def _grouped(dfa: DFA, trie: TokenTrie, nodes: np.ndarray, states: np.ndarray) -
     kinds = np.unique(states.astype(np.int64) * 65536 + depths)  # int64: state ids pass 32767
     if kinds.size == 1:
         state, depth = divmod(int(kinds[0]), 65536)
-        return [(t, depth, np.sort(nodes)) for t in dfa.labels[state]]
+        return [(t, depth, np.sort(nodes)) for t in dfa.labels(state)]
     groups: dict[tuple[int, int], list[np.ndarray]] = {}
     for kind in kinds.tolist():
         state, depth = divmod(kind, 65536)
         at = nodes[(states == state) & (depths == depth)]
-        for terminal in dfa.labels[state]:
+        for terminal in dfa.labels(state):
             groups.setdefault((terminal, depth), []).append(at)
     return [(t, d, np.sort(np.concatenate(parts))) for (t, d), parts in groups.items()]
 
