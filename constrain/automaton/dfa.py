@@ -164,7 +164,7 @@ class DFA:
     def _intern(self, subset: np.ndarray, hashed: bool) -> int:
         """The state of `subset`, added when new (not `hashed`: a start state, never found by lookup)."""
         while (state := intern_kernel(subset, hashed, self.arrays)) < 0:
-            self.grow(state)
+            self._grow(state)
         return state
 
     def _fill(self, states: np.ndarray) -> None:
@@ -172,10 +172,10 @@ class DFA:
         deadline.check()
         states = states.astype(np.int32, copy=False)
         while (status := fill_kernel(states, self.arrays)) < 0:
-            self.grow(status)
+            self._grow(status)
             deadline.check()
 
-    def grow(self, status: int) -> None:
+    def _grow(self, status: int) -> None:
         """Make room for what a kernel found full (its FULL_* `status`); `LimitError` past the bound."""
         if status == TOO_MANY:
             raise LimitError("the automaton has too many states", "max_dfa_states", self.max_states)

@@ -7,6 +7,7 @@ microseconds, and a sparse walk (a property name) is a few microseconds.
 The automaton is filled lazily: a row the walk needs is filled on the spot (`fill_row`, which also
 adds the states it leads to). Only when the automaton's store is full does the kernel stop at that
 node and return it as "blocked"; the caller grows the store, fills those rows and resumes there.
+No `nogil` then: a walk writes into an automaton that other threads may be walking too.
 """
 from __future__ import annotations
 
