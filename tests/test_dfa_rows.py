@@ -8,7 +8,8 @@ from constrain.automaton import nfa, regex
 from constrain.automaton.dfa import DEAD, DFA
 from constrain.errors import LimitError
 
-PIECES = ["a", "b", "[a-c]", "é", r"[^\s\S]b", "[^a]", "(a|ab)", "x?", "y*", "(ab)+", "[\u00e0-\u00ff日]", ".", "(|c)", "z{2,3}"]
+PIECES = ["a", "b", "[a-c]", "é", r"[^\s\S]b", "[^a]", "(a|ab)", "x?", "y*", "(ab)+", "[\u00e0-\u00ff日]", ".",
+          "(|c)", "z{2,3}"]
 
 
 def random_pattern(rng: random.Random, depth: int = 0) -> str:

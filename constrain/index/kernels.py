@@ -17,18 +17,18 @@ from ..automaton.kernels import ACCEPTING, TABLE, UNFILLED, fill_row
 
 
 @njit(cache=True)
-def walk_kernel(skip, depth, byte, token, more_ptr, more_ids, automaton, start_nodes, start_states,
-                tokens, branch_nodes, branch_states, blocked_nodes, blocked_states, stack):  # pragma: no cover - compiled
+def walk_kernel(skip, depth, byte, token, more_ptr, more_ids, automaton, start_nodes, start_states, tokens,
+                branch_nodes, branch_states, blocked_nodes, blocked_states, stack):  # pragma: no cover - compiled
     """Visit every node below `start_nodes` that the automaton survives, in depth-first order.
 
     `token[i]` is the id spelled by node i (-1: none; -2 - k: several ids with the same bytes, the k-th
     run of `more_ids` per `more_ptr`, rare). The body is written to branch as little as possible: a
     mispredicted branch per node costs more than the rest of the node's work.
 
-    `stack[d]` is the automaton state at the current node's ancestor of depth d. Fills the caller's
-    buffers (sized for the whole trie and vocabulary) with the token ids ending at surviving nodes,
-    the nodes and states where the automaton accepts (branch points), and the nodes and states whose
-    rows are unfilled (blocked); returns the three counts. Start nodes must not lie in each other's
+    `automaton` is `DFA.arrays`. `stack[d]` is the automaton state at the current node's ancestor of
+    depth d. Fills the caller's buffers (sized for the whole trie and vocabulary) with the token ids
+    ending at surviving nodes, the nodes and states where the automaton accepts (branch points), and
+    the nodes and states whose rows could not be filled (blocked); returns the three counts. Start nodes must not lie in each other's
     subtrees (the caller's are all at one depth), so nothing is visited twice and the buffers suffice.
     Start nodes themselves are not reported.
     """
@@ -85,7 +85,7 @@ def difference_kernel(skip, depth, byte, token, more_ptr, more_ids, automaton, s
     two states that lead to the same states on most bytes (a property name's prefix and "any other
     name") this visits a few nodes instead of the whole trie. Reports the tokens only `q` allows
     (`added`) and only `r` allows (`removed`), each side's branch points among the visited nodes, and
-    blocked pairs (a row missing on either side), like `walk_kernel`; returns the five counts.
+    blocked pairs (a row not filled on either side), like `walk_kernel`; returns the five counts.
     """
     table, accepting = automaton[TABLE], automaton[ACCEPTING]
     n_add = 0
