@@ -58,12 +58,3 @@ def test_overlapping_pauses_end_with_the_last():
     thread.join()
     states.append(gc.isenabled())
     assert states == [False, True]
-
-
-def test_a_pause_ends_with_the_young_generations_collected():
-    """What a compilation made leaves the young generations when it ends, not in a later mask."""
-    gc.collect()
-    with paused():
-        kept = [[k] for k in range(50_000)]  # containers: tracked by the collector
-    assert gc.get_count()[0] < 700 and gc.get_count()[1] == 0
-    del kept
