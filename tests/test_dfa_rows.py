@@ -120,3 +120,42 @@ def test_owner_whatever_the_layout():
     assert union.owner(a) == (0, alone.owner(b)[1])
     assert union.owner(union.walk(union.start_for([1]), b"ab"))[0] == 1
     assert union.owner(union.walk(union.start, b"a")) is None
+
+
+def reference_survives(dfa: DFA, state: int, alphabet: list[int], length: int, max_states: int) -> bool:
+    seen, frontier = {state}, [state]
+    for _ in range(length):
+        nxt = []
+        for s in frontier:
+            for b in alphabet:
+                t = dfa.step(s, b)
+                if t == DEAD or dfa.is_accepting(t):
+                    return False
+                if t not in seen:
+                    if len(seen) == max_states:
+                        return False
+                    seen.add(t)
+                    nxt.append(t)
+        frontier = nxt
+    return True
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_survives_matches_a_plain_search(seed):
+    rng = random.Random(seed)
+    dfa = DFA(nfa.build_union([regex.parse(random_pattern(rng)) for _ in range(2)], 100_000), 100_000)
+    alphabet = sorted(rng.sample(b"abcxyz", 3))
+    dfa.build_all()
+    for state in range(dfa.num_states):
+        for length, bound in [(1, 64), (3, 64), (4, 2)]:
+            assert dfa.survives(state, np.array(alphabet), length, bound) == \
+                reference_survives(dfa, state, alphabet, length, bound), (state, length, bound)
+
+
+def test_survives_gives_up_past_its_state_bound():
+    """From the start of `[abc]{0,10}x`, every a/b/c string of 4 bytes lives on, through 4 new states."""
+    dfa = DFA(nfa.build(regex.parse("[abc]{0,10}x"), 10_000), 10_000)
+    abc = np.array(list(b"abc"))
+    assert dfa.survives(dfa.start, abc, 4, 5) and not dfa.survives(dfa.start, abc, 4, 4)
+    assert not dfa.survives(dfa.start, abc, 11, 64)  # an eleventh letter kills it
+    assert not dfa.survives(dfa.start, np.array(list(b"ax")), 1, 64)  # x completes the pattern

@@ -19,7 +19,7 @@ import numpy as np
 from .. import deadline
 from ..errors import LimitError
 from .kernels import (EMPTY, FULL_POOL, TOO_MANY, UNFILLED, closure_kernel, fill_kernel, intern_kernel,
-                      rehash_kernel)
+                      rehash_kernel, survives_kernel)
 from .nfa import NFA
 
 DEAD = 0
@@ -111,21 +111,9 @@ class DFA:
         """Whether every string of 1 to `length` bytes from `alphabet` (byte values) leads from `state`
         to a live state that completes no pattern (so tokens of those bytes need no walk). False also
         when telling takes more than `max_states` states."""
-        seen, frontier = {state}, [state]
-        for _ in range(length):
-            nxt = []
-            for s in frontier:
-                targets = np.unique(self.row(s)[alphabet])
-                if targets[0] == DEAD or self.accepting[targets].any():
-                    return False
-                for t in targets.tolist():
-                    if t not in seen:
-                        seen.add(t)
-                        nxt.append(t)
-                if len(seen) > max_states:
-                    return False
-            frontier = nxt
-        return True
+        while (found := survives_kernel(state, alphabet, length, max_states, self.arrays)) < 0:
+            self._grow(found)
+        return bool(found)
 
     def ensure_rows(self, states: np.ndarray) -> None:
         """Fill the rows of `states` so a vectorised gather over them is valid."""

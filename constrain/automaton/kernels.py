@@ -178,6 +178,38 @@ def fill_row(state, automaton):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
+def survives_kernel(state, alphabet, length, max_states, automaton):  # pragma: no cover - compiled
+    """1 when every string of 1 to `length` bytes of `alphabet` leads from `state` to a live state
+    that completes no pattern, 0 when one does not (or telling takes more than `max_states`
+    states), a FULL_* code when a row could not be filled. Breadth first, one depth at a time."""
+    table, accepting = automaton[TABLE], automaton[ACCEPTING]
+    seen = np.empty(max_states + 1, dtype=np.int64)
+    seen[0] = state
+    count, lo, hi = 1, 0, 1
+    for _ in range(length):
+        for i in range(lo, hi):
+            status = fill_row(seen[i], automaton)
+            if status < 0:
+                return status
+            for b in alphabet:
+                t = table[seen[i], b]
+                if t == 0 or accepting[t]:
+                    return 0
+                new = True
+                for j in range(count):
+                    if seen[j] == t:
+                        new = False
+                        break
+                if new:
+                    if count == max_states:
+                        return 0
+                    seen[count] = t
+                    count += 1
+        lo, hi = hi, count
+    return 1
+
+
+@njit(cache=True)
 def rehash_kernel(count, starts, pool, at, slots):  # pragma: no cover - compiled
     """Hash the states 0..count-1 but `starts` into `slots` (empty, larger than before)."""
     mask = slots.size - 1
