@@ -213,14 +213,25 @@ class _Moves(NamedTuple):
 
 def _flatten(pieces: list["_Piece"]) -> _Moves:
     """The moves of `pieces` laid end to end."""
-    eps = tuple(chain.from_iterable(p.eps for p in pieces))
-    edges = tuple(chain.from_iterable(p.edges for p in pieces))
-    edge_count = np.fromiter(map(len, edges), dtype=np.int64, count=len(edges))
-    flat = np.fromiter(chain.from_iterable(chain.from_iterable(edges)), dtype=np.int32,
-                       count=3 * int(edge_count.sum())).reshape(-1, 3)
-    eps_count = np.fromiter(map(len, eps), dtype=np.int64, count=len(eps))
-    return _Moves(eps_count, np.fromiter(chain.from_iterable(eps), dtype=np.int32, count=int(eps_count.sum())),
-                  edge_count, flat)
+    eps_count, eps = _flat(tuple(chain.from_iterable(p.eps for p in pieces)), 1)
+    edge_count, edges = _flat(tuple(chain.from_iterable(p.edges for p in pieces)), 3)
+    return _Moves(eps_count, eps[:, 0], edge_count, edges)
+
+
+def _flat(moves: tuple[tuple, ...], width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(how many moves each state has, all the moves in state order as rows of `width` ints) of
+    per-state move tuples, each distinct tuple object read once: the copies of a counted repetition
+    share their tuples, so a 255-character string reads one character's."""
+    keys = np.fromiter(map(id, moves), dtype=np.uint64, count=len(moves))
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    distinct = [moves[i] for i in first.tolist()]
+    sizes = np.fromiter(map(len, distinct), dtype=np.int64, count=len(distinct))
+    items = chain.from_iterable(distinct)
+    flat = np.fromiter(chain.from_iterable(items) if width > 1 else items, dtype=np.int32,
+                       count=width * int(sizes.sum())).reshape(-1, width)
+    counts = sizes[inverse]
+    at, out = np.cumsum(sizes) - sizes, np.cumsum(counts) - counts  # where each state's rows are, will be
+    return counts, flat[np.repeat(at[inverse] - out, counts) + np.arange(int(counts.sum()))]
 
 
 @dataclass(frozen=True)
