@@ -136,9 +136,7 @@ class DFA:
     def _closure(self, states) -> np.ndarray:
         """Epsilon closure as a sorted array, keeping only states that read a byte or accept, and
         can still accept."""
-        n = self.nfa
-        return closure_kernel(np.asarray(states, dtype=np.int32), n.eps_ptr, n.eps_to, n.keep, self._mark,
-                              self._queue)
+        return closure_kernel(np.asarray(states, dtype=np.int32), self.arrays)
 
     @property
     def arrays(self) -> tuple:

@@ -27,9 +27,15 @@ TABLE, ACCEPTING = 13, 14  # where the walks find the table and the accepting fl
 
 
 @njit(cache=True)
-def _close(queue, count, eps_ptr, eps_to, keep, mark):  # pragma: no cover - compiled
-    """Close the states queue[:count] (marked) under epsilon moves; leave the kept ones, sorted, in
-    queue[:k], unmark every state, and return k."""
+def _close(seeds, eps_ptr, eps_to, keep, mark, queue):  # pragma: no cover - compiled
+    """Close `seeds` under epsilon moves; leave the kept states, sorted, in queue[:k] and return k.
+    Every state is unmarked again on the way out."""
+    count = 0
+    for s in seeds:
+        if not mark[s]:
+            mark[s] = True
+            queue[count] = s
+            count += 1
     i = 0
     while i < count:
         s = queue[i]
@@ -94,15 +100,10 @@ def _intern(sub, hashed, label, pool, at, slots, table, accepting, meta, max_sta
 
 
 @njit(cache=True)
-def closure_kernel(seeds, eps_ptr, eps_to, keep, mark, queue):  # pragma: no cover - compiled
+def closure_kernel(seeds, automaton):  # pragma: no cover - compiled
     """The sorted kept epsilon closure of `seeds`."""
-    count = 0
-    for s in seeds:
-        if not mark[s]:
-            mark[s] = True
-            queue[count] = s
-            count += 1
-    return queue[:_close(queue, count, eps_ptr, eps_to, keep, mark)].copy()
+    _, _, _, _, eps_ptr, eps_to, keep, _, mark, queue, _, _, _, _, _, _, _ = automaton
+    return queue[:_close(seeds, eps_ptr, eps_to, keep, mark, queue)].copy()
 
 
 @njit(cache=True)
@@ -161,13 +162,7 @@ def fill_row(state, automaton):  # pragma: no cover - compiled
         if target < 0 or count != previous or (targets[m:m + count] != targets[:count]).any():
             targets[:count] = targets[m:m + count]
             previous = count
-            n = 0
-            for t in targets[:count]:
-                if not mark[t]:
-                    mark[t] = True
-                    queue[n] = t
-                    n += 1
-            k = _close(queue, n, eps_ptr, eps_to, keep, mark)
+            k = _close(targets[:count], eps_ptr, eps_to, keep, mark, queue)
             target = _intern(queue[:k], True, label, pool, at, slots, table, accepting, meta, max_states)
             if target < 0:
                 return target

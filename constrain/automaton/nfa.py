@@ -140,7 +140,7 @@ def build(node: Node, max_states: int) -> NFA:
 
 def build_union(nodes: list[Node], max_states: int) -> NFA:
     """One NFA for several patterns; the exit of `nodes[k]` is labelled k. State 0 is the start,
-    with an epsilon move to each pattern's entry; the patterns follow one another."""
+    with an epsilon move to each pattern's entry; the large patterns follow it, then the small."""
     estimate = 1 + sum(estimate_states(node) for node in nodes)
     if estimate > max_states:
         raise LimitError(f"the pattern needs about {estimate} automaton states", "max_nfa_states",

@@ -84,10 +84,10 @@ class TokenTrie:
                 ) -> tuple[np.ndarray, ...]:
         """Run `kernel` from the start (nodes, states...) in `todo` until nothing is blocked: after
         a run stopped by a full automaton store, fill the rows the blocked nodes wait for (which
-        grows the store) and start again from them. The kernel
-        fills one output buffer per entry of `counted_by` (output k holds `counts[counted_by[k]]`
-        values), then the blocked (node, state per side) buffers, with a stack per side; it returns
-        its counts, the blocked count last."""
+        grows the store) and start again from them. The kernel fills one output buffer per entry
+        of `counted_by` (output k holds `counts[counted_by[k]]` values), then the blocked (node,
+        state per side) buffers, with a stack per side; it returns its counts, the blocked count
+        last."""
         outputs, blocked, stacks = self._buffers(len(counted_by), len(todo) - 1)
         todo = tuple(a.astype(np.int32, copy=False) for a in todo)
         parts: list[tuple[np.ndarray, ...]] = []
