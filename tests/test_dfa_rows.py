@@ -159,3 +159,33 @@ def test_survives_gives_up_past_its_state_bound():
     assert dfa.survives(dfa.start, abc, 4, 5) and not dfa.survives(dfa.start, abc, 4, 4)
     assert not dfa.survives(dfa.start, abc, 11, 64)  # an eleventh letter kills it
     assert not dfa.survives(dfa.start, np.array(list(b"ax")), 1, 64)  # x completes the pattern
+
+
+def reference_reference(dfa: DFA, state: int, max_different: int) -> int:
+    row = [dfa.step(state, b) for b in range(256)]
+    live = [t for t in row if t != DEAD]
+    if not live:
+        return DEAD
+    best = max(live, key=lambda t: (live.count(t), -row.index(t)))  # ties: the first byte's
+    if best == state or sum(dfa.step(best, b) != row[b] for b in range(256)) > max_different:
+        return DEAD
+    return best
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_reference_matches_a_plain_count(seed):
+    rng = random.Random(seed)
+    dfa = DFA(nfa.build_union([regex.parse(random_pattern(rng)) for _ in range(2)], 100_000), 100_000)
+    dfa.build_all()
+    for state in range(dfa.num_states):
+        for bound in (0, 3, 256):
+            assert dfa.reference(state, bound) == reference_reference(dfa, state, bound), (state, bound)
+
+
+def test_reference_of_a_property_name_prefix_is_any_other_name():
+    """`"a` (a prefix of the name "ab") behaves like any other name but on `b`."""
+    dfa = DFA(nfa.build_union([regex.parse('"ab"'), regex.parse('"[^"]*"')], 1000), 1000)
+    prefix = dfa.walk(dfa.start, b'"a')
+    other = dfa.walk(dfa.start, b'"x')
+    assert dfa.reference(prefix, 1) == other and dfa.reference(prefix, 0) == DEAD
+    assert dfa.reference(other, 256) == DEAD  # most bytes lead back to itself

@@ -68,8 +68,7 @@ def test_relative_walks_equal_full_walks(kind, smollm2_vocab, smollm2_tokenizer,
     assert len(relative) >= 5, "the name prefixes were not walked relative to another state"
     for (q, nodes), node in grammar._walks.items():
         nodes = np.frombuffer(nodes, dtype=np.int32)
-        full = LexNode(grammar._trie, grammar.dfa, nodes, np.full(nodes.size, q, dtype=np.int32),
-                       smollm2_vocab.size)
+        full = LexNode(grammar._trie, grammar.dfa, nodes, q, smollm2_vocab.size)
         assert _content(node) == _content(full), f"lexer state {q}"
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from .. import deadline
 from ..errors import LimitError
 from .kernels import (EMPTY, FULL_POOL, TOO_MANY, UNFILLED, closure_kernel, fill_kernel, intern_kernel,
-                      rehash_kernel, survives_kernel)
+                      reference_kernel, rehash_kernel, survives_kernel)
 from .nfa import NFA
 
 DEAD = 0
@@ -114,6 +114,14 @@ class DFA:
         while (found := survives_kernel(state, alphabet, length, max_states, self.arrays)) < 0:
             self._grow(found)
         return bool(found)
+
+    def reference(self, state: int, max_different: int) -> int:
+        """The live state most bytes lead to from `state`, if it leads to the same states as `state`
+        on all but `max_different` bytes; else DEAD. (A property name's prefix leads back to "any
+        other name" on most bytes: the two states' trie walks differ little.)"""
+        while (found := reference_kernel(state, max_different, self.arrays)) < 0:
+            self._grow(found)
+        return found
 
     def ensure_rows(self, states: np.ndarray) -> None:
         """Fill the rows of `states` so a vectorised gather over them is valid."""

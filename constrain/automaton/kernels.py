@@ -205,6 +205,45 @@ def survives_kernel(state, alphabet, length, max_states, automaton):  # pragma: 
 
 
 @njit(cache=True)
+def reference_kernel(state, max_different, automaton):  # pragma: no cover - compiled
+    """The live state most bytes lead to from `state`, if its row differs from `state`'s on at most
+    `max_different` bytes (and it is not `state` itself); else 0. A FULL_* code when a row could
+    not be filled."""
+    table = automaton[TABLE]
+    status = fill_row(state, automaton)
+    if status < 0:
+        return status
+    row = table[state]
+    seen = np.empty(256, dtype=np.int32)
+    counts = np.zeros(256, dtype=np.int32)
+    n = 0
+    best = 0
+    for b in range(256):
+        t = row[b]
+        if t == 0:
+            continue
+        k = 0
+        while k < n and seen[k] != t:
+            k += 1
+        if k == n:
+            seen[n] = t
+            n += 1
+        counts[k] += 1
+        if best == 0 or counts[k] > counts[best - 1]:
+            best = k + 1  # 1-based: 0 is "none yet"
+    if best == 0 or seen[best - 1] == state:
+        return 0
+    r = seen[best - 1]
+    status = fill_row(r, automaton)
+    if status < 0:
+        return status
+    different = 0
+    for b in range(256):
+        different += table[r, b] != row[b]
+    return r if different <= max_different else 0
+
+
+@njit(cache=True)
 def rehash_kernel(count, starts, pool, at, slots):  # pragma: no cover - compiled
     """Hash the states 0..count-1 but `starts` into `slots` (empty, larger than before)."""
     mask = slots.size - 1

@@ -9,8 +9,16 @@ this set), not by position, so a state is fully described by the items it was se
 parser interns states by those seeds: the parse after `{"a": ` is the same object in every output of
 a grammar, wherever it occurs. That is what lets the mask layer cache masks and token steps per
 state across outputs. `scan(terminal)` is memoised on the state: repeated questions cost a lookup.
+
+Why predictions are shared: the items a set predicts (started in it, nothing read yet) depend only
+on which nonterminals it predicts, not on how the set was reached. A JSON value position predicts
+every rule of the value's schema (a hundred items for a large one) while reading far fewer of its
+own, and the same value schema is predicted in many sets; a `Prediction` is built once per set of
+predicted nonterminals and shared, so a new set walks only its own items.
 """
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 from .cfg import Grammar, Rule, productive_symbols
 
@@ -29,6 +37,7 @@ class EarleyParser:
         self.nullable = productive_symbols(self.rules, set())  # derive the empty string
         self.num_terminals = len(grammar.terminals)
         self._interned: dict[frozenset[Item], ParseState] = {}
+        self._predictions: dict[frozenset[int], Prediction] = {}
         self._initial = ParseState(self, 0, [(len(self.rules) - 1, 0, None)])
 
     def initial(self) -> "ParseState":
@@ -41,18 +50,59 @@ class EarleyParser:
         if found is None:
             if len(self._interned) >= MAX_INTERNED:
                 self._interned.clear()
+                self._predictions.clear()
             found = self._interned[key] = ParseState(self, position, seeds)
         return found
 
+    def prediction(self, roots: frozenset[int]) -> "Prediction":
+        """The items a set predicts from the nonterminals `roots`, built once."""
+        found = self._predictions.get(roots)
+        if found is None:
+            found = self._predictions[roots] = Prediction(self, roots)
+        return found
+
+
+class Prediction:
+    """The items predicted from some nonterminals (all started in the set that predicts them, so
+    their origin is None: the same items in every set), by the symbol each waits on. Predicting a
+    nullable nonterminal also steps over it (Aycock and Horspool)."""
+
+    __slots__ = ("waiting", "terminals")
+
+    def __init__(self, parser: EarleyParser, roots: frozenset[int]):
+        rules, by_lhs, nullable, nt = parser.rules, parser.by_lhs, parser.nullable, parser.num_terminals
+        self.waiting: dict[int, list[Item]] = {}
+        predicted = set(roots)
+        agenda: list[Item] = [(k, 0, None) for symbol in roots for k in by_lhs.get(symbol, ())]
+        seen = set(agenda)
+        while agenda:
+            item = agenda.pop()
+            r, dot, _ = item
+            symbol = rules[r].rhs[dot] if dot < len(rules[r].rhs) else None
+            if symbol is None:
+                continue  # completed without reading: its parents here step over it (nullable)
+            self.waiting.setdefault(symbol, []).append(item)
+            if symbol >= nt:
+                new = [] if symbol in predicted else [(k, 0, None) for k in by_lhs.get(symbol, ())]
+                predicted.add(symbol)
+                if symbol in nullable:
+                    new.append((r, dot + 1, None))
+                for n in new:
+                    if n not in seen:
+                        seen.add(n)
+                        agenda.append(n)
+        self.terminals = frozenset(s for s in self.waiting if s < nt)
+
 
 class ParseState:
-    __slots__ = ("parser", "position", "waiting", "allowed", "accepting", "_next")
+    __slots__ = ("parser", "position", "own", "predicted", "allowed", "accepting", "_next")
 
     def __init__(self, parser: EarleyParser, position: int, seeds: list[Item]):
         self.parser = parser
         self.position = position  # terminals read: every origin set has a smaller one
-        self.waiting, self.accepting = _closure(parser, position, seeds)  # symbol -> items waiting on it
-        self.allowed = frozenset(s for s in self.waiting if s < parser.num_terminals)
+        self.own, roots, self.accepting = _closure(parser, position, seeds)  # symbol -> items waiting on it
+        self.predicted = parser.prediction(frozenset(roots))
+        self.allowed = frozenset(s for s in self.own if s < parser.num_terminals) | self.predicted.terminals
         self._next: dict[int | frozenset[int], ParseState | None] = {}  # by terminal, or set of them
 
     def scan(self, terminal: int) -> "ParseState | None":
@@ -74,18 +124,35 @@ class ParseState:
         """The set `item` started in."""
         return self if item[2] is None else item[2]
 
+    def waiting_on(self, symbol: int) -> list[Item]:
+        """The items of this set whose next symbol is `symbol`."""
+        own, predicted = self.own.get(symbol), self.predicted.waiting.get(symbol)
+        if own is None or predicted is None:
+            return own or predicted or []
+        return own + predicted
+
+    def waiting(self) -> Iterator[tuple[int, Item]]:
+        """(next symbol, item) for every item of this set that waits on a symbol."""
+        for part in (self.own, self.predicted.waiting):
+            for symbol, items in part.items():
+                for item in items:
+                    yield symbol, item
+
     def _read(self, terminals) -> "ParseState | None":
-        seeds = [(r, d + 1, self if o is None else o) for t in terminals for r, d, o in self.waiting.get(t, ())]
+        seeds = [(r, d + 1, self if o is None else o) for t in terminals for r, d, o in self.waiting_on(t)]
         return self.parser.state(self.position + 1, seeds) if seeds else None
 
 
-def _closure(parser: EarleyParser, position: int, seeds: list[Item]) -> tuple[dict[int, list[Item]], bool]:
-    """Predict and complete from `seeds`; return the items waiting on each symbol, and whether the
-    whole input so far is a sentence (the augmented rule completed from the initial set)."""
-    rules, by_lhs, nullable, nt = parser.rules, parser.by_lhs, parser.nullable, parser.num_terminals
+def _closure(parser: EarleyParser, position: int, seeds: list[Item]
+             ) -> tuple[dict[int, list[Item]], set[int], bool]:
+    """Complete from `seeds`: the items that read something before this set, by the symbol each
+    waits on; the nonterminals they predict (their items come from a shared `Prediction`); and
+    whether the whole input so far is a sentence (the augmented rule completed from the initial set)."""
+    rules, nullable, nt = parser.rules, parser.nullable, parser.num_terminals
     seen = set(seeds)
     agenda = list(seeds)
-    waiting: dict[int, list[Item]] = {}
+    own: dict[int, list[Item]] = {}
+    roots: set[int] = set()
     accepting = False
     while agenda:
         item = agenda.pop()
@@ -93,26 +160,21 @@ def _closure(parser: EarleyParser, position: int, seeds: list[Item]) -> tuple[di
         rhs = rules[r].rhs
         if dot < len(rhs):
             symbol = rhs[dot]
-            waiting.setdefault(symbol, []).append(item)
+            own.setdefault(symbol, []).append(item)
             if symbol >= nt:
-                new = [(k, 0, None) for k in by_lhs.get(symbol, ())]
+                roots.add(symbol)
                 if symbol in nullable:
-                    new.append((r, dot + 1, origin))
-                for n in new:
+                    n = (r, dot + 1, origin)
                     if n not in seen:
                         seen.add(n)
                         agenda.append(n)
-        else:
-            lhs = rules[r].lhs
-            if lhs == parser.augmented:
-                accepting = accepting or (position if origin is None else origin.position) == 0
-                continue
-            # parents in this set keep their origins; parents in an earlier set that started there
-            # (origin None relative to it) started in that set
-            parents = waiting.get(lhs, ()) if origin is None else origin.waiting.get(lhs, ())
-            for r2, d2, o2 in list(parents):
+            continue
+        if rules[r].lhs == parser.augmented:
+            accepting = accepting or (position if origin is None else origin.position) == 0
+        elif origin is not None:  # started here: read nothing, so its parents here stepped over it
+            for r2, d2, o2 in origin.waiting_on(rules[r].lhs):
                 n = (r2, d2 + 1, origin if o2 is None else o2)
                 if n not in seen:
                     seen.add(n)
                     agenda.append(n)
-    return waiting, accepting
+    return own, roots, accepting

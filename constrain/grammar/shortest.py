@@ -109,7 +109,7 @@ class ParseCompletions:
             if at in needed or at in self._goals:
                 continue
             needed.add(at)
-            todo.extend(o for items in at.waiting.values() for _, _, o in items if o is not None)
+            todo.extend(o for _, (_, _, o) in at.waiting() if o is not None)
         for at in sorted(needed, key=lambda at: at.position):
             self._goals[at] = (self._solve(at), {})
         return self._goals[parse][0]
@@ -119,18 +119,17 @@ class ParseCompletions:
         augmented = len(rules) - 1
         heap: list[tuple[int, int, tuple]] = []
         waits_on: dict[int, list[tuple[int, int, tuple]]] = {}  # A -> items needing A's goal here
-        for symbol, items in at.waiting.items():
-            for item in items:
-                rule, dot, origin = item
-                cost = suffix_len[rule][dot + 1]
-                if rule == augmented:
-                    heap.append((cost, symbol, item))
-                elif origin is not None:
-                    below = self._goals[origin][0].get(rules[rule].lhs)
-                    if below is not None:
-                        heap.append((cost + below[0], symbol, item))
-                else:
-                    waits_on.setdefault(rules[rule].lhs, []).append((symbol, cost, item))
+        for symbol, item in at.waiting():
+            rule, dot, origin = item
+            cost = suffix_len[rule][dot + 1]
+            if rule == augmented:
+                heap.append((cost, symbol, item))
+            elif origin is not None:
+                below = self._goals[origin][0].get(rules[rule].lhs)
+                if below is not None:
+                    heap.append((cost + below[0], symbol, item))
+            else:
+                waits_on.setdefault(rules[rule].lhs, []).append((symbol, cost, item))
         heapq.heapify(heap)
         goal: Goal = {}
         while heap:

@@ -19,7 +19,7 @@ where a terminal T can end, grouped by (T, depth). Only those groups need the pa
 below the group's nodes, as another cached `LexNode`. So a mask is a walk over a small cached graph
 plus one scatter of token ids per node; the trie is walked once per (start, trie nodes), not once
 per token. A new walk from a state that behaves like another on most bytes (a property name's
-prefix and "any other name") is computed as the difference from that state's walk (`_reference`).
+prefix and "any other name") is computed as the difference from that state's walk (`DFA.reference`).
 """
 from __future__ import annotations
 
@@ -215,31 +215,16 @@ class CFGGrammar(CompiledGrammar):
             if base is not None:
                 node = self._walks[key] = base.with_terminal(k)
                 return node
-        r = self._reference(q) if relative else None
-        base = self._walk(r, nodes, relative=False) if r is not None else None
+        r = self.dfa.reference(q, MAX_DIFFERENT_BYTES) if relative else DEAD
+        base = self._walk(r, nodes, relative=False) if r != DEAD else None
         if base is not None and base.dense is not None:  # a big walk: a difference from it pays
             node = LexNode.relative(base, self._trie, self.dfa, nodes, q, r)
         else:
-            states = np.full(nodes.size, q, dtype=np.int32)
-            node = LexNode(self._trie, self.dfa, nodes, states, self.vocab.size)
+            node = LexNode(self._trie, self.dfa, nodes, q, self.vocab.size)
         self._walks[key] = node
         if shared_key is not None:
             self._shared.put(shared_key, node)
         return node
-
-    def _reference(self, q: int) -> int | None:
-        """A state whose walk differs little from `q`'s, or None: the state most bytes lead to from
-        `q`, if it leads to the same states as `q` on all but a few bytes. A property name's prefix
-        leads back to "any other name" on most bytes, so each prefix's walk is a small difference
-        from that one walk instead of a walk of the whole trie."""
-        row = self.dfa.row(q)
-        targets, counts = np.unique(row[row != DEAD], return_counts=True)
-        if not targets.size:
-            return None
-        r = int(targets[counts.argmax()])
-        if r == q or np.count_nonzero(self.dfa.row(r) != row) > MAX_DIFFERENT_BYTES:
-            return None
-        return r
 
 
 def _closed_under_repetition(pattern) -> bool:

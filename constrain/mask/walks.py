@@ -34,10 +34,10 @@ class LexNode:
 
     __slots__ = ("tokens", "dense", "branches")
 
-    def __init__(self, trie: TokenTrie, dfa: DFA, nodes: np.ndarray, states: np.ndarray, vocab_size: int):
-        tokens, at, at_states = trie.walk(dfa, nodes, states)
+    def __init__(self, trie: TokenTrie, dfa: DFA, nodes: np.ndarray, state: int, vocab_size: int):
+        tokens, at, at_states = trie.walk(dfa, nodes, np.full(nodes.size, state, dtype=np.int32))
         self._set_tokens(tokens, vocab_size)
-        self.branches = _grouped(dfa, trie, *_with_starts(dfa, nodes, states, at, at_states))
+        self.branches = _grouped(dfa, trie, *_with_starts(dfa, nodes, state, at, at_states))
 
     @classmethod
     def relative(cls, base: "LexNode", trie: TokenTrie, dfa: DFA, nodes: np.ndarray, q: int, r: int) -> "LexNode":
@@ -51,9 +51,9 @@ class LexNode:
         node.dense[removed] = False
         node.dense[added] = True
         groups = {(t, d): at for t, d, at in base.branches}
-        for t, d, at in _grouped(dfa, trie, *_with_starts(dfa, nodes, r_states, r_at, r_at_states)):
+        for t, d, at in _grouped(dfa, trie, *_with_starts(dfa, nodes, r, r_at, r_at_states)):
             groups[t, d] = np.setdiff1d(groups[t, d], at, assume_unique=True)
-        for t, d, at in _grouped(dfa, trie, *_with_starts(dfa, nodes, q_states, q_at, q_at_states)):
+        for t, d, at in _grouped(dfa, trie, *_with_starts(dfa, nodes, q, q_at, q_at_states)):
             groups[t, d] = np.union1d(groups[t, d], at) if (t, d) in groups else at
         node.branches = [(t, d, at) for (t, d), at in groups.items() if at.size]
         return node
@@ -79,14 +79,14 @@ class LexNode:
         return 64 + self.tokens.nbytes + dense + sum(nodes.nbytes for _, _, nodes in self.branches)
 
 
-def _with_starts(dfa: DFA, starts: np.ndarray, start_states: np.ndarray, nodes: np.ndarray,
+def _with_starts(dfa: DFA, starts: np.ndarray, state: int, nodes: np.ndarray,
                  states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A walk's branch points `nodes` (in `states`) plus its start nodes whose state accepts: the
-    terminal may also end right where the walk starts (the kernels report descendants only)."""
-    ending = dfa.accepting[start_states]
-    if not ending.any():
+    """A walk's branch points `nodes` (in `states`) plus its start nodes if the walk starts in an
+    accepting `state`: the terminal may also end right where the walk starts (the kernels report
+    descendants only)."""
+    if not dfa.accepting[state]:
         return nodes, states
-    return np.concatenate([starts[ending], nodes]), np.concatenate([start_states[ending], states])
+    return np.concatenate([starts, nodes]), np.concatenate([np.full(starts.size, state, dtype=states.dtype), states])
 
 
 def _grouped(dfa: DFA, trie: TokenTrie, nodes: np.ndarray, states: np.ndarray) -> list[tuple[int, int, np.ndarray]]:
@@ -94,17 +94,18 @@ def _grouped(dfa: DFA, trie: TokenTrie, nodes: np.ndarray, states: np.ndarray) -
     that continue from them start from one depth, so their tokens share an offset."""
     if not nodes.size:
         return []
-    depths = trie.depth[nodes]
-    kinds = np.unique(states.astype(np.int64) * 65536 + depths)  # int64: state ids pass 32767
-    if kinds.size == 1:
+    kinds = states.astype(np.int64) * 65536 + trie.depth[nodes]  # int64: state ids pass 32767
+    if (kinds == kinds[0]).all():  # the usual case
         state, depth = divmod(int(kinds[0]), 65536)
         return [(t, depth, np.sort(nodes)) for t in dfa.labels(state)]
+    order = np.argsort(kinds, kind="stable")
+    kinds = kinds[order]
+    cuts = [0, *(np.flatnonzero(kinds[1:] != kinds[:-1]) + 1).tolist(), kinds.size]
     groups: dict[tuple[int, int], list[np.ndarray]] = {}
-    for kind in kinds.tolist():
-        state, depth = divmod(kind, 65536)
-        at = nodes[(states == state) & (depths == depth)]
+    for lo, hi in zip(cuts, cuts[1:]):
+        state, depth = divmod(int(kinds[lo]), 65536)
         for terminal in dfa.labels(state):
-            groups.setdefault((terminal, depth), []).append(at)
+            groups.setdefault((terminal, depth), []).append(nodes[order[lo:hi]])
     return [(t, d, np.sort(np.concatenate(parts))) for (t, d), parts in groups.items()]
 
 
