@@ -171,6 +171,27 @@ def test_outputs_of_a_grammar_share_parse_states_masks_and_steps(smollm2_tokeniz
     assert all(grammar._masks[k] is v for k, v in cached.items())
 
 
+@pytest.mark.parametrize("schema, text", [
+    ({"type": "object", "additionalProperties": {"type": "integer"}}, '{"a": 1, "b": 2, "c": 3, "d": 4}'),
+    ({"type": "array", "items": {"type": "boolean"}}, "[true, true, true, true]"),
+    ({"type": "array", "items": {"type": "object", "properties": {"x": {"type": "integer"}}}},
+     '[{"x": 1}, {"x": 2}, {"x": 3}, {"x": 4}]')])
+def test_a_long_object_or_array_repeats_its_parse_states_from_member_to_member(schema, text, smollm2_vocab):
+    """Members and items are left-recursive rules: every member is read from the same parse states,
+    so from the third one on (the first and second end different rules), its masks are cached (right recursion would make new states, and
+    longer completion chains, at every member)."""
+    grammar = compile_json_schema(schema, smollm2_vocab)
+    by_bytes = {data: tid for tid, data in enumerate(smollm2_vocab.tokens) if tid not in smollm2_vocab.special_token_ids}
+    matcher, seen = grammar.matcher(), []
+    for ch in text:
+        assert matcher.advance(by_bytes[ch.encode()])
+        seen.append(matcher._state)
+    third = text.index(", ", text.index(", ") + 1)  # reading the third member (after the second's
+    period = text.index(", ", third + 1) - third  # value), then the fourth, one period later
+    same = lambda a, b: [(id(parse), q) for parse, q in a] == [(id(parse), q) for parse, q in b]
+    assert all(same(a, b) for a, b in zip(seen[third:third + period], seen[third + period:third + 2 * period]))
+
+
 def test_interned_states_keep_apart_what_the_parse_tells_apart(smollm2_tokenizer, smollm2_vocab):
     """Nesting depth lives in the parse state: after "(x)" the output may end, after "((x)" it may
     not, even once the shallower output has been through (and cached) every state it met."""

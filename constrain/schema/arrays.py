@@ -1,6 +1,6 @@
 """Arrays: item rules chained by position, with the item count and the `contains` count in the state.
 
-A state (items written, items counted as matching `contains`) is a nonterminal. The item count only
+A state (items written, items counted as matching `contains`) is a (left-recursive) nonterminal. The item count only
 matters up to the tuple length and the count bounds, the `contains` count up to `minContains`
 (or exactly up to `maxContains`), so both saturate and the rule count stays linear in the bounds.
 Without `maxContains`, an item may be counted (then it must match `contains` too) or not (then it
@@ -62,17 +62,21 @@ def array_alternatives(c: "_Compiler", schema: dict, ptr: str, depth: int) -> li
     comma = c.t(layout.comma(depth), "COMMA")
 
     def state(i: int, k: int) -> tuple:
+        """The items written so far, `i` of them, `k` counted: left-recursive, like an object's
+        members (`objects.py`), so the Earley sets of a long array repeat from item to item."""
         if (i, k) not in nt:
             nt[(i, k)] = c.nt(f"{ptr}#items{i}.{k}")
         return ("n", nt[(i, k)])
 
+    done = c.nt(f"{ptr}#items")
+    c.rule(state(0, 0)[1])
     todo, seen = [(0, 0)], {(0, 0)}
     while todo:
         i, k = todo.pop()
-        lhs = state(i, k)[1]
+        here = state(i, k)
         sep = (comma,) if i else ()
         if i >= max(lo, 1) and k >= need:
-            c.rule(lhs)
+            c.rule(done, here)
         if hi is not None and i >= hi:
             continue
         j = min(i, len(prefix))
@@ -81,11 +85,11 @@ def array_alternatives(c: "_Compiler", schema: dict, ptr: str, depth: int) -> li
         for counted, nxt_k in options:
             if counted and most is not None and k >= most:
                 continue
-            c.rule(lhs, *sep, item(j, counted), state(nxt_i, nxt_k))
+            c.rule(state(nxt_i, nxt_k)[1], here, *sep, item(j, counted))
             if (nxt_i, nxt_k) not in seen:
                 seen.add((nxt_i, nxt_k))
                 todo.append((nxt_i, nxt_k))
-    out = [(c.t(layout.open("[", depth), "["), state(0, 0), c.t(layout.close("]", depth), "]"))]
+    out = [(c.t(layout.open("[", depth), "["), ("n", done), c.t(layout.close("]", depth), "]"))]
     if lo == 0 and need == 0:
         out.append((c.t(layout.empty("[]"), "[]"),))
     return out

@@ -1,6 +1,6 @@
 """Objects: declared properties in schema order (optional ones skippable), then undeclared names.
 
-The members are a small automaton whose states become nonterminals: a state is the position reached
+The members are a small automaton whose states become (left-recursive) nonterminals: a state is the position reached
 in each property order list plus the number of members written so far (saturating once it no longer
 matters), which is what `minProperties`/`maxProperties` need. A merged schema (allOf, `$ref` siblings,
 anyOf/oneOf beside other keywords) keeps each part's `properties` order: its members may come in any
@@ -67,7 +67,10 @@ def object_alternatives(c: "_Compiler", schema: dict, ptr: str, depth: int) -> l
     layout, nt = c.layout, {}
     comma = c.t(layout.comma(depth), "COMMA")
 
-    def state(s) -> tuple:
+    def prefix(s) -> tuple:
+        """The members written so far, ending in member state `s`: left-recursive, so a long
+        object's Earley sets keep the object's start as their origin and repeat from member to
+        member (right recursion would make new sets, and longer completion chains, at each one)."""
         if s not in nt:
             nt[s] = c.nt(f"{ptr}#members{len(nt)}")
         return ("n", nt[s])
@@ -81,19 +84,21 @@ def object_alternatives(c: "_Compiler", schema: dict, ptr: str, depth: int) -> l
         classes = [] if additional is False else [(key_not_in(list(values)), additional, f"{ptr}/additionalProperties")]
     more = [(c.t(cat(key, layout.colon()), f"KEY@{sptr}"), ("n", c.compile(sub, sptr, depth + 1)))
             for key, sub, sptr in classes]
+    done = c.nt(f"{ptr}#members")
+    c.rule(prefix(machine.start)[1])
     for s in machine.states():
-        lhs = state(s)[1]
+        here = prefix(s)
         sep = (comma,) if s[1] else ()
         for name, nxt in machine.moves(s):
-            c.rule(lhs, *sep, keys[name], members[name], state(nxt))
+            c.rule(prefix(nxt)[1], here, *sep, keys[name], members[name])
         for nxt in machine.skips(s):
-            c.rule(lhs, state(nxt))
+            c.rule(prefix(nxt)[1], here)
         if machine.declared_done(s):
             if s[1] >= max(lo, 1):
-                c.rule(lhs)
+                c.rule(done, here)
             for key, value in more if machine.below_max(s[1]) else ():
-                c.rule(lhs, *sep, key, value, state(((), machine.bump(s[1]))))
-    out = [(c.t(layout.open("{", depth), "{"), state(machine.start), c.t(layout.close("}", depth), "}"))]
+                c.rule(prefix(((), machine.bump(s[1])))[1], here, *sep, key, value)
+    out = [(c.t(layout.open("{", depth), "{"), ("n", done), c.t(layout.close("}", depth), "}"))]
     if lo == 0 and not required:
         out.append((c.t(layout.empty("{}"), "{}"),))
     return out
