@@ -167,9 +167,9 @@ def reference_reference(dfa: DFA, state: int, max_different: int) -> int:
     if not live:
         return DEAD
     best = max(live, key=lambda t: (live.count(t), -row.index(t)))  # ties: the first byte's
-    if best == state or sum(dfa.step(best, b) != row[b] for b in range(256)) > max_different:
-        return DEAD
-    return best
+    different = sum(dfa.step(best, b) != row[b] for b in range(256))
+    shared = sum(dfa.step(best, b) == row[b] != DEAD for b in range(256))
+    return DEAD if best == state or different > max_different or not shared else best
 
 
 @pytest.mark.parametrize("seed", range(10))
@@ -189,3 +189,5 @@ def test_reference_of_a_property_name_prefix_is_any_other_name():
     other = dfa.walk(dfa.start, b'"x')
     assert dfa.reference(prefix, 1) == other and dfa.reference(prefix, 0) == DEAD
     assert dfa.reference(other, 256) == DEAD  # most bytes lead back to itself
+    literal = DFA(nfa.build(regex.parse('"abc"'), 1000), 1000)
+    assert literal.reference(literal.walk(literal.start, b'"a'), 32) == DEAD  # agree on dead bytes only

@@ -19,7 +19,7 @@ where a terminal T can end, grouped by (T, depth). Only those groups need the pa
 below the group's nodes, as another cached `LexNode`. So a mask is a walk over a small cached graph
 plus one scatter of token ids per node; the trie is walked once per (start, trie nodes), not once
 per token. A new walk from a state that behaves like another on most bytes (a property name's
-prefix and "any other name") is computed as the difference from that state's walk (`DFA.reference`).
+prefix and "any other name") is computed as the difference from that state's walk (`_reference`).
 """
 from __future__ import annotations
 
@@ -215,9 +215,9 @@ class CFGGrammar(CompiledGrammar):
             if base is not None:
                 node = self._walks[key] = base.with_terminal(k)
                 return node
-        r = self.dfa.reference(q, MAX_DIFFERENT_BYTES) if relative else DEAD
+        r = self._reference(q, nodes) if relative else DEAD
         base = self._walk(r, nodes, relative=False) if r != DEAD else None
-        if base is not None and base.dense is not None:  # a big walk: a difference from it pays
+        if base is not None and base.dense is not None:
             node = LexNode.relative(base, self._trie, self.dfa, nodes, q, r)
         else:
             node = LexNode(self._trie, self.dfa, nodes, q, self.vocab.size)
@@ -225,6 +225,16 @@ class CFGGrammar(CompiledGrammar):
         if shared_key is not None:
             self._shared.put(shared_key, node)
         return node
+
+    def _reference(self, q: int, nodes: np.ndarray) -> int:
+        """A state whose walk below `nodes` differs little from `q`'s, or DEAD: from the root only
+        (below other nodes walks are small), the state most bytes lead to from `q`, if the two
+        agree on all but a few bytes, live ones among them (`DFA.reference`). A property name's
+        prefix leads back to "any other name" on most bytes, so the prefix's walk is a small
+        difference from that one walk instead of a walk of the whole trie."""
+        if nodes.size != 1 or nodes[0] != ROOT[0]:
+            return DEAD
+        return self.dfa.reference(q, MAX_DIFFERENT_BYTES)
 
 
 def _closed_under_repetition(pattern) -> bool:
