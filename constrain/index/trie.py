@@ -60,9 +60,10 @@ class TokenTrie:
         """Walk the subtrees below `nodes` (node ids, all of one depth), each from its automaton state
         in `states`.
 
-        Returns the ids of the tokens that end at a surviving node, and the surviving nodes where
-        the automaton accepts with their states (branch points). The start nodes themselves are not
-        reported. Rows of the lazily built automaton are filled by the kernel as the walk reaches
+        Returns the ids of the tokens that end at a surviving node, whether every plain token is
+        allowed besides those (`plain`: then the plain ids are left out of the list, a bool mask of
+        them is `self.plain.mask`), and the surviving nodes where the automaton accepts with their
+        states (branch points). The start nodes themselves are not reported. Rows of the lazily built automaton are filled by the kernel as the walk reaches
         them (when the automaton's store is full, it stops there; the walk resumes once it grew).
         From the root, in a state that every plain text keeps alive and inside its terminal (mid-
         string), the plain tokens are allowed at once and only the other tokens' trie is walked.
@@ -70,9 +71,10 @@ class TokenTrie:
         plain = self.plain
         if plain is not None and nodes.size == 1 and nodes[0] == 0 and dfa.survives(
                 int(states[0]), plain.alphabet, PLAIN_MAX_LEN):
-            tokens, at, at_states = plain.rest.walk(dfa, nodes, states)
-            return np.concatenate([plain.ids, tokens]), plain.node[at], at_states
-        return self._resume(walk_kernel, dfa, (nodes, states), (0, 1, 1))
+            tokens, _, at, at_states = plain.rest.walk(dfa, nodes, states)
+            return tokens, True, plain.node[at], at_states
+        tokens, at, at_states = self._resume(walk_kernel, dfa, (nodes, states), (0, 1, 1))
+        return tokens, False, at, at_states
 
     def difference(self, dfa: DFA, nodes: np.ndarray, q: np.ndarray, r: np.ndarray):
         """How the walk below `nodes` from states `q` differs from the one from states `r`: the
@@ -115,7 +117,9 @@ class TokenTrie:
 
     def fill_allowed(self, dfa: DFA, state: int, out: np.ndarray) -> None:
         """Set `out[t]` for the tokens whose bytes, read from `state`, leave the automaton alive."""
-        tokens, _, _ = self.walk(dfa, ROOT, np.array([state], dtype=np.int32))
+        tokens, plain, _, _ = self.walk(dfa, ROOT, np.array([state], dtype=np.int32))
+        if plain:
+            out |= self.plain.mask
         out[tokens] = True
 
 
@@ -129,6 +133,8 @@ class PlainTokens:
         self.alphabet = np.frombuffer(PLAIN_BYTES, dtype=np.uint8).astype(np.intp)
         is_plain = [len(tok) <= PLAIN_MAX_LEN and not tok.translate(None, PLAIN_BYTES) for _, tok in usable]
         self.ids = np.array([tid for (tid, _), p in zip(usable, is_plain) if p], dtype=np.int32)
+        self.mask = np.zeros(len(tokens), dtype=bool)  # the ids as a mask: copied, not scattered, per walk
+        self.mask[self.ids] = True
         others = [b""] * len(tokens)
         for (tid, tok), p in zip(usable, is_plain):
             if not p:

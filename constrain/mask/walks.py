@@ -35,8 +35,8 @@ class LexNode:
     __slots__ = ("tokens", "dense", "branches")
 
     def __init__(self, trie: TokenTrie, dfa: DFA, nodes: np.ndarray, state: int, vocab_size: int):
-        tokens, at, at_states = trie.walk(dfa, nodes, np.full(nodes.size, state, dtype=np.int32))
-        self._set_tokens(tokens, vocab_size)
+        tokens, plain, at, at_states = trie.walk(dfa, nodes, np.full(nodes.size, state, dtype=np.int32))
+        self._set_tokens(tokens, trie.plain.mask if plain else None, vocab_size)
         self.branches = _grouped(dfa, trie, *_with_starts(dfa, nodes, state, at, at_states))
 
     @classmethod
@@ -58,11 +58,12 @@ class LexNode:
         node.branches = [(t, d, at) for (t, d), at in groups.items() if at.size]
         return node
 
-    def _set_tokens(self, tokens: np.ndarray, vocab_size: int) -> None:
+    def _set_tokens(self, tokens: np.ndarray, plain: np.ndarray | None, vocab_size: int) -> None:
+        """`tokens`, plus the tokens of the mask `plain` if given (then nearly the whole vocabulary)."""
         self.tokens = tokens
         self.dense = None  # many tokens (inside a string, say): OR-ing a bool mask beats scattering ids
-        if is_dense(tokens.size, vocab_size):
-            self.dense = np.zeros(vocab_size, dtype=bool)
+        if plain is not None or is_dense(tokens.size, vocab_size):
+            self.dense = plain.copy() if plain is not None else np.zeros(vocab_size, dtype=bool)
             self.dense[tokens] = True
             self.tokens = np.zeros(0, dtype=tokens.dtype)  # not tokens[:0]: a view would pin the ids
 
@@ -99,14 +100,14 @@ def _grouped(dfa: DFA, trie: TokenTrie, nodes: np.ndarray, states: np.ndarray) -
         state, depth = divmod(int(kinds[0]), 65536)
         return [(t, depth, np.sort(nodes)) for t in dfa.labels(state)]
     order = np.argsort(kinds, kind="stable")
-    kinds = kinds[order]
-    cuts = [0, *(np.flatnonzero(kinds[1:] != kinds[:-1]) + 1).tolist(), kinds.size]
+    kinds, nodes = kinds[order].tolist(), nodes[order]
+    cuts = [0, *(np.flatnonzero(np.diff(kinds)) + 1).tolist(), len(kinds)]
     groups: dict[tuple[int, int], list[np.ndarray]] = {}
     for lo, hi in zip(cuts, cuts[1:]):
-        state, depth = divmod(int(kinds[lo]), 65536)
+        state, depth = divmod(kinds[lo], 65536)
         for terminal in dfa.labels(state):
-            groups.setdefault((terminal, depth), []).append(nodes[order[lo:hi]])
-    return [(t, d, np.sort(np.concatenate(parts))) for (t, d), parts in groups.items()]
+            groups.setdefault((terminal, depth), []).append(nodes[lo:hi])
+    return [(t, d, np.sort(parts[0] if len(parts) == 1 else np.concatenate(parts))) for (t, d), parts in groups.items()]
 
 
 class SharedWalks:
