@@ -178,7 +178,10 @@ class DFA:
             self._pool = np.concatenate([self._pool, np.empty_like(self._pool)])
             return
         rows = len(self.table)
-        self.table = np.vstack([self.table, np.full((rows, 256), UNFILLED, dtype=np.int32)])
+        table = np.empty((2 * rows, 256), dtype=np.int32)
+        table[:rows] = self.table
+        table[rows:, 0] = UNFILLED  # nothing reads a row before its first entry says it is filled
+        self.table = table
         self.accepting = np.concatenate([self.accepting, np.zeros(rows, dtype=bool)])
         self._at = np.concatenate([self._at, np.zeros(rows, dtype=np.int64)])
         if 2 * len(self.table) > len(self._slots):

@@ -92,14 +92,14 @@ class TokenTrie:
         last."""
         outputs, blocked, stacks = self._buffers(len(counted_by), len(todo) - 1)
         todo = tuple(a.astype(np.int32, copy=False) for a in todo)
-        parts: list[tuple[np.ndarray, ...]] = []
+        parts: list[list[np.ndarray]] = []
         while True:
             *counts, n_blocked = kernel(self.skip, self.depth, self.byte, self.token, self.more_ptr,
                                         self.more_ids, dfa.arrays, *todo, *outputs, *blocked,
                                         *stacks)
-            parts.append(tuple(out[:counts[c]].copy() for out, c in zip(outputs, counted_by)))
+            parts.append([out[:counts[c]].copy() for out, c in zip(outputs, counted_by)])
             if not n_blocked:
-                return parts[0] if len(parts) == 1 else tuple(np.concatenate(col) for col in zip(*parts))
+                return tuple(parts[0]) if len(parts) == 1 else tuple(np.concatenate(col) for col in zip(*parts))
             todo = tuple(b[:n_blocked].copy() for b in blocked)
             dfa.ensure_rows(np.concatenate(todo[1:]))
 

@@ -17,6 +17,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..automaton.dfa import DFA
+from ..index.kernels import group_kernel
 from ..index.trie import TokenTrie
 
 SHARED_WALK_BYTES = 96 << 20  # per vocabulary
@@ -95,19 +96,13 @@ def _grouped(dfa: DFA, trie: TokenTrie, nodes: np.ndarray, states: np.ndarray) -
     that continue from them start from one depth, so their tokens share an offset."""
     if not nodes.size:
         return []
-    kinds = states.astype(np.int64) * 65536 + trie.depth[nodes]  # int64: state ids pass 32767
-    if (kinds == kinds[0]).all():  # the usual case
-        state, depth = divmod(int(kinds[0]), 65536)
-        return [(t, depth, np.sort(nodes)) for t in dfa.labels(state)]
-    order = np.argsort(kinds, kind="stable")
-    kinds, nodes = kinds[order].tolist(), nodes[order]
-    cuts = [0, *(np.flatnonzero(np.diff(kinds)) + 1).tolist(), len(kinds)]
+    nodes, cuts, kind_states, kind_depths = group_kernel(nodes, states, trie.depth)
+    cuts = cuts.tolist()
     groups: dict[tuple[int, int], list[np.ndarray]] = {}
-    for lo, hi in zip(cuts, cuts[1:]):
-        state, depth = divmod(kinds[lo], 65536)
+    for k, (state, depth) in enumerate(zip(kind_states.tolist(), kind_depths.tolist())):
         for terminal in dfa.labels(state):
-            groups.setdefault((terminal, depth), []).append(nodes[lo:hi])
-    return [(t, d, np.sort(parts[0] if len(parts) == 1 else np.concatenate(parts))) for (t, d), parts in groups.items()]
+            groups.setdefault((terminal, depth), []).append(nodes[cuts[k]:cuts[k + 1]])
+    return [(t, d, parts[0] if len(parts) == 1 else np.sort(np.concatenate(parts))) for (t, d), parts in groups.items()]
 
 
 class SharedWalks:
