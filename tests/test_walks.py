@@ -32,7 +32,10 @@ _DOCS = [{"configPath": "a", "names": "b", "über": "c", "other": 1},
 
 def _content(node: LexNode) -> tuple[list[int], dict]:
     tokens = np.flatnonzero(node.dense) if node.dense is not None else np.unique(node.tokens)
-    return tokens.tolist(), {(t, d): at.tolist() for t, d, at in node.branches}
+    ends: dict[int, list[int]] = {}
+    for t, at in node.branches:
+        ends.setdefault(t, []).extend(at.tolist())
+    return tokens.tolist(), {t: sorted(at) for t, at in ends.items()}
 
 
 # keywords are identifiers too: after "config" a token may end a KEYWORD and a NAME, after "conf" only
@@ -136,3 +139,25 @@ def test_plain_block_on_small_vocabularies(tokens):
     whole = _walked(TokenTrie(tokens, frozenset(), plain=False), dfa, start)
     assert sorted(sliced[0].tolist()) == sorted(whole[0].tolist())
     assert sorted(zip(*(a.tolist() for a in sliced[1:]))) == sorted(zip(*(a.tolist() for a in whole[1:])))
+
+
+def test_a_terminal_continues_in_one_walk_below_its_nodes_unless_they_nest(smollm2_vocab, smollm2_tokenizer):
+    """A string ends at several depths of the trie (`",` `x",` `xy",`...), none below another: one walk
+    continues below them all. A word ends at `a`, again at `ab` below it, and so on: one walk per
+    depth, so no trie node is visited twice in a walk."""
+    string = compile_json_schema({"type": "object", "properties": {"a": {"type": "string"}}}, smollm2_vocab)
+    words = compile_lark('start: WORD ("," WORD)*\nWORD: /[a-z]+/\n', smollm2_vocab)
+    for grammar, text, nested in [(string, '{"a": "x', False), (words, "", True)]:
+        matcher = grammar.matcher()
+        assert matcher.advance_many(smollm2_tokenizer.encode(text, add_special_tokens=False))
+        ((_, q),) = matcher._state
+        trie = grammar._trie
+        branches = grammar._walk(q, ROOT).branches
+        terminals = [t for t, _ in branches]
+        depths = [np.unique(trie.depth[nodes]).size for _, nodes in branches]
+        if nested:
+            assert max(depths) == 1 and terminals.count(terminals[0]) > 5, (terminals, depths)
+        else:
+            assert max(depths) > 2, depths
+        for _, nodes in branches:  # none below another
+            assert not (trie.skip[nodes[:-1]] > nodes[1:]).any()

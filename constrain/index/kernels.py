@@ -151,26 +151,21 @@ def difference_kernel(skip, depth, byte, token, more_ptr, more_ids, automaton, s
 
 
 @njit(cache=True)
-def group_kernel(nodes, states, depth):  # pragma: no cover - compiled
-    """Group branch points by kind, (state, depth of the node): returns the nodes sorted by kind
-    then node, where each kind's run starts (plus the end), and each kind's state and depth."""
+def group_kernel(nodes, states):  # pragma: no cover - compiled
+    """Group branch points by the state they were reached in: returns the nodes sorted by state then
+    node, where each state's run starts (plus the end), and each run's state."""
     n = nodes.shape[0]
     first = np.argsort(nodes, kind="mergesort")
     by_node, by_node_states = nodes[first], states[first]
-    keys = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        keys[i] = np.int64(by_node_states[i]) * 65536 + depth[by_node[i]]
-    order = np.argsort(keys, kind="mergesort")  # stable: each kind's nodes stay sorted
+    order = np.argsort(by_node_states, kind="mergesort")  # stable: each state's nodes stay sorted
     cuts = np.empty(n + 1, dtype=np.int64)
-    kind_states = np.empty(n, dtype=np.int64)
-    kind_depths = np.empty(n, dtype=np.int64)
+    run_states = np.empty(n, dtype=np.int64)
     m = 0
     for i in range(n):
-        key = keys[order[i]]
-        if i == 0 or key != keys[order[i - 1]]:
+        state = by_node_states[order[i]]
+        if i == 0 or state != by_node_states[order[i - 1]]:
             cuts[m] = i
-            kind_states[m] = key // 65536
-            kind_depths[m] = key % 65536
+            run_states[m] = state
             m += 1
     cuts[m] = n
-    return by_node[order], cuts[:m + 1], kind_states[:m], kind_depths[:m]
+    return by_node[order], cuts[:m + 1], run_states[:m]

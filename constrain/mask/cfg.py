@@ -14,9 +14,9 @@ sets) costs 80 start states, not 80 automata.
 
 How a mask is computed (why it is fast after warm-up): for a start, one vectorised trie walk
 (`index.trie`) gives a `LexNode`: the tokens that end inside the current terminal, and the trie nodes
-where a terminal T can end, grouped by (T, depth). Only those groups need the parser: scanning T
-(memoised on the parse state) gives the next expected terminal set, whose start continues the walk
-below the group's nodes, as another cached `LexNode`. So a mask is a walk over a small cached graph
+where a terminal T can end, by T. Only those nodes need the parser: scanning T (memoised on the
+parse state) gives the next expected terminal set, whose start continues the walk below T's nodes
+(at every depth at once), as another cached `LexNode`. So a mask is a walk over a small cached graph
 plus one scatter of token ids per node; the trie is walked once per (start, trie nodes), not once
 per token. A new walk from a state that behaves like another on most bytes (a property name's
 prefix and "any other name") is computed as the difference from that state's walk (`_reference`).
@@ -194,7 +194,7 @@ class CFGGrammar(CompiledGrammar):
             np.logical_or(out, node.dense, out=out)
         elif node.tokens.size:
             out[node.tokens] = True
-        for terminal, _, nodes in node.branches:
+        for terminal, nodes in node.branches:
             for after, start in self._after(parse, terminal):
                 self._collect(after, self._walk(start, nodes), out, seen)
 

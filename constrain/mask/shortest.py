@@ -197,10 +197,14 @@ class CFGCompletions:
             return max(subtree(parse, self.grammar._walk(q, ROOT), (q, 0)) for parse, q in state)
 
     def _branches(self, parse, node: LexNode):
-        """(walk below, parse after, (its start, depth)) for each terminal that may end inside a token."""
-        for terminal, depth, nodes in node.branches:
-            for after, start in self.grammar._after(parse, terminal):
-                yield self.grammar._walk(start, nodes), after, (start, depth)
+        """(walk below, parse after, (its start, depth)) for each terminal that may end inside a
+        token, one walk per depth of its nodes (the tokens below a depth share their offset)."""
+        for terminal, nodes in node.branches:
+            depths = self.grammar._trie.depth[nodes]
+            for depth in np.unique(depths).tolist():
+                below = nodes[depths == depth]
+                for after, start in self.grammar._after(parse, terminal):
+                    yield self.grammar._walk(start, below), after, (start, depth)
 
     def _groups(self, node: LexNode, where: tuple[int, int]) -> Groups:
         """The node's tokens by the lexer state they end in (they are read from `where`: a lexer

@@ -31,7 +31,9 @@ def is_dense(allowed: int, vocab_size: int) -> bool:
 
 class LexNode:
     """Tokens that end inside the current terminal, and the trie nodes where a terminal may end inside
-    a token, grouped by (terminal, depth) (`branches`; the next terminal starts there)."""
+    a token, by terminal (`branches`; the next terminal starts there): one walk continues below all
+    of a terminal's nodes, whatever their depth, unless one lies below another (then one entry per
+    depth: a walk visits each trie node once)."""
 
     __slots__ = ("tokens", "dense", "branches")
 
@@ -51,12 +53,12 @@ class LexNode:
         node.tokens, node.dense = base.tokens, base.dense.copy()
         node.dense[removed] = False
         node.dense[added] = True
-        groups = {(t, d): at for t, d, at in base.branches}
-        for t, d, at in _grouped(dfa, trie, *_with_starts(dfa, nodes, r, r_at, r_at_states)):
-            groups[t, d] = np.setdiff1d(groups[t, d], at, assume_unique=True)
-        for t, d, at in _grouped(dfa, trie, *_with_starts(dfa, nodes, q, q_at, q_at_states)):
-            groups[t, d] = np.union1d(groups[t, d], at) if (t, d) in groups else at
-        node.branches = [(t, d, at) for (t, d), at in groups.items() if at.size]
+        ends = _by_terminal(base.branches)
+        for t, at in _by_terminal(_grouped(dfa, trie, *_with_starts(dfa, nodes, r, r_at, r_at_states))).items():
+            ends[t] = np.setdiff1d(ends[t], at, assume_unique=True)
+        for t, at in _by_terminal(_grouped(dfa, trie, *_with_starts(dfa, nodes, q, q_at, q_at_states))).items():
+            ends[t] = np.union1d(ends[t], at) if t in ends else at
+        node.branches = _layers(trie, {t: at for t, at in ends.items() if at.size})
         return node
 
     def _set_tokens(self, tokens: np.ndarray, plain: np.ndarray | None, vocab_size: int) -> None:
@@ -72,13 +74,13 @@ class LexNode:
         """This walk (of a one-terminal state) with its branch points labelled `terminal`."""
         node = LexNode.__new__(LexNode)
         node.tokens, node.dense = self.tokens, self.dense
-        node.branches = [(terminal, d, nodes) for _, d, nodes in self.branches]
+        node.branches = [(terminal, nodes) for _, nodes in self.branches]
         return node
 
     @property
     def nbytes(self) -> int:
         dense = self.dense.nbytes if self.dense is not None else 0
-        return 64 + self.tokens.nbytes + dense + sum(nodes.nbytes for _, _, nodes in self.branches)
+        return 64 + self.tokens.nbytes + dense + sum(nodes.nbytes for _, nodes in self.branches)
 
 
 def _with_starts(dfa: DFA, starts: np.ndarray, state: int, nodes: np.ndarray,
@@ -91,18 +93,38 @@ def _with_starts(dfa: DFA, starts: np.ndarray, state: int, nodes: np.ndarray,
     return np.concatenate([starts, nodes]), np.concatenate([np.full(starts.size, state, dtype=states.dtype), states])
 
 
-def _grouped(dfa: DFA, trie: TokenTrie, nodes: np.ndarray, states: np.ndarray) -> list[tuple[int, int, np.ndarray]]:
-    """(terminal, depth, sorted nodes) for branch points `nodes` reached in `states`: the walks
-    that continue from them start from one depth, so their tokens share an offset."""
+def _grouped(dfa: DFA, trie: TokenTrie, nodes: np.ndarray, states: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """`LexNode.branches` for branch points `nodes` reached in `states`."""
     if not nodes.size:
         return []
-    nodes, cuts, kind_states, kind_depths = group_kernel(nodes, states, trie.depth)
+    nodes, cuts, run_states = group_kernel(nodes, states)
     cuts = cuts.tolist()
-    groups: dict[tuple[int, int], list[np.ndarray]] = {}
-    for k, (state, depth) in enumerate(zip(kind_states.tolist(), kind_depths.tolist())):
+    parts: dict[int, list[np.ndarray]] = {}
+    for k, state in enumerate(run_states.tolist()):
         for terminal in dfa.labels(state):
-            groups.setdefault((terminal, depth), []).append(nodes[cuts[k]:cuts[k + 1]])
-    return [(t, d, parts[0] if len(parts) == 1 else np.sort(np.concatenate(parts))) for (t, d), parts in groups.items()]
+            parts.setdefault(terminal, []).append(nodes[cuts[k]:cuts[k + 1]])
+    return _layers(trie, {t: p[0] if len(p) == 1 else np.sort(np.concatenate(p)) for t, p in parts.items()})
+
+
+def _by_terminal(branches: list[tuple[int, np.ndarray]]) -> dict[int, np.ndarray]:
+    """Each terminal's branch nodes, sorted, its layers merged."""
+    parts: dict[int, list[np.ndarray]] = {}
+    for t, nodes in branches:
+        parts.setdefault(t, []).append(nodes)
+    return {t: p[0] if len(p) == 1 else np.sort(np.concatenate(p)) for t, p in parts.items()}
+
+
+def _layers(trie: TokenTrie, ends: dict[int, np.ndarray]) -> list[tuple[int, np.ndarray]]:
+    """(terminal, sorted nodes) per terminal of `ends` (sorted nodes); split by depth where one node
+    lies below another (in depth-first order, inside the subtree that a node's `skip` closes)."""
+    out = []
+    for t, nodes in ends.items():
+        if nodes.size < 2 or not (trie.skip[nodes[:-1]] > nodes[1:]).any():
+            out.append((t, nodes))
+            continue
+        depths = trie.depth[nodes]
+        out.extend((t, nodes[depths == d]) for d in np.unique(depths).tolist())
+    return out
 
 
 class SharedWalks:
