@@ -29,9 +29,10 @@ def walk_kernel(skip, depth, byte, token, more_ptr, more_ids, automaton, start_n
     `automaton` is `DFA.arrays`. `stack[d]` is the automaton state at the current node's ancestor of
     depth d. Fills the caller's buffers (sized for the whole trie and vocabulary) with the token ids
     ending at surviving nodes, the nodes and states where the automaton accepts (branch points), and
-    the nodes and states whose rows could not be filled (blocked); returns the three counts. Start nodes must not lie in each other's
-    subtrees (the caller's are all at one depth), so nothing is visited twice and the buffers suffice.
-    Start nodes themselves are not reported.
+    the nodes and states whose rows could not be filled (blocked); returns the three counts. Start
+    nodes must not lie in each other's subtrees (`mask.walks` splits a terminal's nodes by depth
+    where they nest), so nothing is visited twice and the buffers suffice. Start nodes themselves
+    are not reported.
     """
     table, accepting = automaton[TABLE], automaton[ACCEPTING]
     n_tok = 0

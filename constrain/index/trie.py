@@ -57,14 +57,15 @@ class TokenTrie:
         self.plain = PlainTokens(tokens, usable, index) if plain else None
 
     def walk(self, dfa: DFA, nodes: np.ndarray, states: np.ndarray):
-        """Walk the subtrees below `nodes` (node ids, all of one depth), each from its automaton state
-        in `states`.
+        """Walk the subtrees below `nodes` (node ids, none below another), each from its automaton
+        state in `states`.
 
         Returns the ids of the tokens that end at a surviving node, whether every plain token is
         allowed besides those (`plain`: then the plain ids are left out of the list, a bool mask of
         them is `self.plain.mask`), and the surviving nodes where the automaton accepts with their
-        states (branch points). The start nodes themselves are not reported. Rows of the lazily built automaton are filled by the kernel as the walk reaches
-        them (when the automaton's store is full, it stops there; the walk resumes once it grew).
+        states (branch points). The start nodes themselves are not reported. Rows of the lazily
+        built automaton are filled by the kernel as the walk reaches them (when the automaton's
+        store is full, it stops there; the walk resumes once it grew).
         From the root, in a state that every plain text keeps alive and inside its terminal (mid-
         string), the plain tokens are allowed at once and only the other tokens' trie is walked.
         """

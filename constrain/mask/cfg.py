@@ -199,7 +199,7 @@ class CFGGrammar(CompiledGrammar):
                 self._collect(after, self._walk(start, nodes), out, seen)
 
     def _walk(self, q: int, nodes: np.ndarray, relative: bool = True) -> LexNode:
-        """The walk below trie `nodes` (all of one depth) from lexer state `q`: this grammar's cached
+        """The walk below trie `nodes` (none below another) from lexer state `q`: this grammar's cached
         one, else the one shared across grammars when `q` lies inside one terminal, else a new walk
         (`relative`: computed from a similar state's walk where there is one)."""
         key = (q, nodes.tobytes())

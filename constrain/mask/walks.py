@@ -99,15 +99,12 @@ def _grouped(dfa: DFA, trie: TokenTrie, nodes: np.ndarray, states: np.ndarray) -
         return []
     nodes, cuts, run_states = group_kernel(nodes, states)
     cuts = cuts.tolist()
-    parts: dict[int, list[np.ndarray]] = {}
-    for k, state in enumerate(run_states.tolist()):
-        for terminal in dfa.labels(state):
-            parts.setdefault(terminal, []).append(nodes[cuts[k]:cuts[k + 1]])
-    return _layers(trie, {t: p[0] if len(p) == 1 else np.sort(np.concatenate(p)) for t, p in parts.items()})
+    ends = [(t, nodes[cuts[k]:cuts[k + 1]]) for k, state in enumerate(run_states.tolist()) for t in dfa.labels(state)]
+    return _layers(trie, _by_terminal(ends))
 
 
 def _by_terminal(branches: list[tuple[int, np.ndarray]]) -> dict[int, np.ndarray]:
-    """Each terminal's branch nodes, sorted, its layers merged."""
+    """Each terminal's branch nodes, sorted, its entries merged."""
     parts: dict[int, list[np.ndarray]] = {}
     for t, nodes in branches:
         parts.setdefault(t, []).append(nodes)
