@@ -168,8 +168,8 @@ def reference_reference(dfa: DFA, state: int, max_different: int) -> int:
         return DEAD
     best = max(live, key=lambda t: (live.count(t), -row.index(t)))  # ties: the first byte's
     different = sum(dfa.step(best, b) != row[b] for b in range(256))
-    shared = sum(dfa.step(best, b) == row[b] != DEAD for b in range(256))
-    return DEAD if best == state or different > max_different or not shared else best
+    live = sum(dfa.step(best, b) != DEAD for b in range(256))
+    return DEAD if best == state or different > max_different or live <= max_different else best
 
 
 @pytest.mark.parametrize("seed", range(10))
@@ -190,4 +190,8 @@ def test_reference_of_a_property_name_prefix_is_any_other_name():
     assert dfa.reference(prefix, 1) == other and dfa.reference(prefix, 0) == DEAD
     assert dfa.reference(other, 256) == DEAD  # most bytes lead back to itself
     literal = DFA(nfa.build(regex.parse('"abc"'), 1000), 1000)
-    assert literal.reference(literal.walk(literal.start, b'"a'), 32) == DEAD  # agree on dead bytes only
+    assert literal.reference(literal.walk(literal.start, b'"a'), 32) == DEAD  # one live byte: a small walk
+    digits = DFA(nfa.build(regex.parse("x[0-9]*|xy[0-9]*"), 1000), 1000)
+    after_x = digits.walk(digits.start, b"x")
+    assert digits.reference(after_x, 3) == digits.walk(after_x, b"1")  # differ on `y` only
+    assert digits.reference(after_x, 10) == DEAD  # ten live bytes: no more than may differ

@@ -117,9 +117,10 @@ class DFA:
 
     def reference(self, state: int, max_different: int) -> int:
         """The live state most bytes lead to from `state`, if it leads to the same states as `state`
-        on all but `max_different` bytes, and to the same live state on some byte; else DEAD. (A
-        property name's prefix leads back to "any other name" on most bytes: the two states' trie
-        walks differ little. Two steps of a literal agree too, but only on dead bytes.)"""
+        on all but `max_different` bytes and lives on more bytes than that; else DEAD. (A property
+        name's prefix leads back to "any other name" on most bytes: the two states' trie walks
+        differ little, and are big. Two steps of a literal or of a number agree too, on dead bytes
+        mostly: their walks are small, cheaper to redo than to subtract from.)"""
         while (found := reference_kernel(state, max_different, self.arrays)) < 0:
             self._grow(found)
         return found

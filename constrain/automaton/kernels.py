@@ -207,8 +207,8 @@ def survives_kernel(state, alphabet, length, max_states, automaton):  # pragma: 
 @njit(cache=True)
 def reference_kernel(state, max_different, automaton):  # pragma: no cover - compiled
     """The live state most bytes lead to from `state`, if its row differs from `state`'s on at most
-    `max_different` bytes and the two lead to the same live state on some byte (and it is not
-    `state` itself); else 0. A FULL_* code when a row could not be filled."""
+    `max_different` bytes and has more live bytes than that (and it is not `state` itself); else 0.
+    A FULL_* code when a row could not be filled."""
     table = automaton[TABLE]
     status = fill_row(state, automaton)
     if status < 0:
@@ -238,11 +238,11 @@ def reference_kernel(state, max_different, automaton):  # pragma: no cover - com
     if status < 0:
         return status
     different = 0
-    shared = 0  # live and the same in both rows
+    live = 0
     for b in range(256):
         different += table[r, b] != row[b]
-        shared += table[r, b] == row[b] and row[b] != 0
-    return r if different <= max_different and shared else 0
+        live += table[r, b] != 0
+    return r if different <= max_different < live else 0
 
 
 @njit(cache=True)

@@ -229,7 +229,7 @@ class CFGGrammar(CompiledGrammar):
     def _reference(self, q: int, nodes: np.ndarray) -> int:
         """A state whose walk below `nodes` differs little from `q`'s, or DEAD: from the root only
         (below other nodes walks are small), the state most bytes lead to from `q`, if the two
-        agree on all but a few bytes, live ones among them (`DFA.reference`). A property name's
+        agree on all but a few bytes and the state lives on more (`DFA.reference`). A property name's
         prefix leads back to "any other name" on most bytes, so the prefix's walk is a small
         difference from that one walk instead of a walk of the whole trie."""
         if nodes.size != 1 or nodes[0] != ROOT[0]:
