@@ -23,7 +23,7 @@ from ..automaton.shortest import SuffixSearch
 from ..index.trie import ROOT
 from ..grammar.shortest import ParseCompletions, SymbolStrings
 from .cfg import CFGGrammar
-from .walks import LexNode
+from .walks import LexNode, by_depth
 from .regex import RegexGrammar
 
 Groups = list[tuple[int, np.ndarray]]  # (automaton state after the token, token ids)
@@ -200,9 +200,7 @@ class CFGCompletions:
         """(walk below, parse after, (its start, depth)) for each terminal that may end inside a
         token, one walk per depth of its nodes (the tokens below a depth share their offset)."""
         for terminal, nodes in node.branches:
-            depths = self.grammar._trie.depth[nodes]
-            for depth in np.unique(depths).tolist():
-                below = nodes[depths == depth]
+            for depth, below in by_depth(self.grammar._trie, nodes):
                 for after, start in self.grammar._after(parse, terminal):
                     yield self.grammar._walk(start, below), after, (start, depth)
 

@@ -40,7 +40,7 @@ class LexNode:
     def __init__(self, trie: TokenTrie, dfa: DFA, nodes: np.ndarray, state: int, vocab_size: int):
         tokens, plain, at, at_states = trie.walk(dfa, nodes, np.full(nodes.size, state, dtype=np.int32))
         self._set_tokens(tokens, trie.plain.mask if plain else None, vocab_size)
-        self.branches = _grouped(dfa, trie, *_with_starts(dfa, nodes, state, at, at_states))
+        self.branches = _layers(trie, _ends(dfa, *_with_starts(dfa, nodes, state, at, at_states)))
 
     @classmethod
     def relative(cls, base: "LexNode", trie: TokenTrie, dfa: DFA, nodes: np.ndarray, q: int, r: int) -> "LexNode":
@@ -54,9 +54,9 @@ class LexNode:
         node.dense[removed] = False
         node.dense[added] = True
         ends = _by_terminal(base.branches)
-        for t, at in _by_terminal(_grouped(dfa, trie, *_with_starts(dfa, nodes, r, r_at, r_at_states))).items():
+        for t, at in _ends(dfa, *_with_starts(dfa, nodes, r, r_at, r_at_states)).items():
             ends[t] = np.setdiff1d(ends[t], at, assume_unique=True)
-        for t, at in _by_terminal(_grouped(dfa, trie, *_with_starts(dfa, nodes, q, q_at, q_at_states))).items():
+        for t, at in _ends(dfa, *_with_starts(dfa, nodes, q, q_at, q_at_states)).items():
             ends[t] = np.union1d(ends[t], at) if t in ends else at
         node.branches = _layers(trie, {t: at for t, at in ends.items() if at.size})
         return node
@@ -93,14 +93,14 @@ def _with_starts(dfa: DFA, starts: np.ndarray, state: int, nodes: np.ndarray,
     return np.concatenate([starts, nodes]), np.concatenate([np.full(starts.size, state, dtype=states.dtype), states])
 
 
-def _grouped(dfa: DFA, trie: TokenTrie, nodes: np.ndarray, states: np.ndarray) -> list[tuple[int, np.ndarray]]:
-    """`LexNode.branches` for branch points `nodes` reached in `states`."""
+def _ends(dfa: DFA, nodes: np.ndarray, states: np.ndarray) -> dict[int, np.ndarray]:
+    """Each terminal's branch points (sorted) among `nodes`, reached in `states`."""
     if not nodes.size:
-        return []
+        return {}
     nodes, cuts, run_states = group_kernel(nodes, states)
     cuts = cuts.tolist()
-    ends = [(t, nodes[cuts[k]:cuts[k + 1]]) for k, state in enumerate(run_states.tolist()) for t in dfa.labels(state)]
-    return _layers(trie, _by_terminal(ends))
+    return _by_terminal([(t, nodes[cuts[k]:cuts[k + 1]]) for k, state in enumerate(run_states.tolist())
+                         for t in dfa.labels(state)])
 
 
 def _by_terminal(branches: list[tuple[int, np.ndarray]]) -> dict[int, np.ndarray]:
@@ -112,16 +112,22 @@ def _by_terminal(branches: list[tuple[int, np.ndarray]]) -> dict[int, np.ndarray
 
 
 def _layers(trie: TokenTrie, ends: dict[int, np.ndarray]) -> list[tuple[int, np.ndarray]]:
-    """(terminal, sorted nodes) per terminal of `ends` (sorted nodes); split by depth where one node
-    lies below another (in depth-first order, inside the subtree that a node's `skip` closes)."""
+    """`LexNode.branches`: (terminal, sorted nodes) per terminal of `ends` (sorted nodes), split by
+    depth where one node lies below another (in depth-first order, inside the subtree that a node's
+    `skip` closes)."""
     out = []
     for t, nodes in ends.items():
         if nodes.size < 2 or not (trie.skip[nodes[:-1]] > nodes[1:]).any():
             out.append((t, nodes))
-            continue
-        depths = trie.depth[nodes]
-        out.extend((t, nodes[depths == d]) for d in np.unique(depths).tolist())
+        else:
+            out.extend((t, at) for _, at in by_depth(trie, nodes))
     return out
+
+
+def by_depth(trie: TokenTrie, nodes: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """(depth, the nodes at it) for trie `nodes`, by increasing depth (order kept within one)."""
+    depths = trie.depth[nodes]
+    return [(d, nodes[depths == d]) for d in np.unique(depths).tolist()]
 
 
 class SharedWalks:

@@ -1,11 +1,11 @@
 """Arrays: item rules chained by position, with the item count and the `contains` count in the state.
 
-A state (items written, items counted as matching `contains`) is a (left-recursive) nonterminal. The item count only
-matters up to the tuple length and the count bounds, the `contains` count up to `minContains`
-(or exactly up to `maxContains`), so both saturate and the rule count stays linear in the bounds.
-Without `maxContains`, an item may be counted (then it must match `contains` too) or not (then it
-may match `contains` or not): at least `minContains` matching items is exactly what is required.
-With `maxContains`, an uncounted item must match `not contains` (see `negation.py`).
+A state (items written, items counted as matching `contains`) is a (left-recursive) nonterminal. The
+item count only matters up to the tuple length and the count bounds, the `contains` count up to
+`minContains` (or exactly up to `maxContains`), so both saturate and the rule count stays linear in
+the bounds. Without `maxContains`, an item may be counted (then it must match `contains` too) or not
+(then it may match `contains` or not): at least `minContains` matching items is exactly what is
+required. With `maxContains`, an uncounted item must match `not contains` (see `negation.py`).
 """
 from __future__ import annotations
 

@@ -2,10 +2,10 @@
 
 The members are a small automaton whose states become (left-recursive) nonterminals: a state is the
 position reached in each property order list plus the number of members written so far (saturating
-once it no longer matters), which is what `minProperties`/`maxProperties` need. A merged schema (allOf, `$ref` siblings,
-anyOf/oneOf beside other keywords) keeps each part's `properties` order: its members may come in any
-interleaving of those orders (a name declared by several parts follows the last one's order), so
-whichever part the writer followed, the object is accepted.
+once it no longer matters), which is what `minProperties`/`maxProperties` need. A merged schema
+(allOf, `$ref` siblings, anyOf/oneOf beside other keywords) keeps each part's `properties` order: its
+members may come in any interleaving of those orders (a name declared by several parts follows the
+last one's order), so whichever part the writer followed, the object is accepted.
 """
 from __future__ import annotations
 
