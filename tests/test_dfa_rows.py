@@ -195,3 +195,18 @@ def test_reference_of_a_property_name_prefix_is_any_other_name():
     after_x = digits.walk(digits.start, b"x")
     assert digits.reference(after_x, 3) == digits.walk(after_x, b"1")  # differ on `y` only
     assert digits.reference(after_x, 10) == DEAD  # ten live bytes: no more than may differ
+
+
+def test_run_stops_where_a_pattern_is_complete_and_walk_reads_on():
+    """`run` hands over to the caller where a lexer may end a terminal; `walk` reads everything."""
+    dfa = DFA(nfa.build_union([regex.parse('"[^"]*"'), regex.parse("[0-9]+")], 1000), 1000)
+    data = np.frombuffer(b'"ab" 12', dtype=np.uint8)
+    i, state = dfa.run(dfa.start, data)
+    assert (i, state) == (4, dfa.walk(dfa.start, b'"ab"')) and dfa.labels(state) == {0}
+    assert dfa.run(dfa.start, data, 5) == (6, dfa.walk(dfa.start, b"1"))  # a digit completes a number
+    assert dfa.run(dfa.start, data, 0, until_complete=False) == (5, DEAD)  # the space kills it
+    assert dfa.walk(dfa.start, b'"a"') == state and dfa.walk(dfa.start, b"x") == DEAD
+    assert dfa.run(dfa.start, data[:2]) == (2, dfa.walk(dfa.start, b'"a'))  # the end of the data
+    long = DFA(nfa.build(regex.parse("a{100}"), 1000), 1000)  # more states than the store starts with:
+    end = long.walk(long.start, b"a" * 100)  # the kernel stops for room, and resumes where it was
+    assert long.is_accepting(end) and long.num_states > 100 and long.walk(end, b"a") == DEAD

@@ -19,7 +19,7 @@ import numpy as np
 from .. import deadline
 from ..errors import LimitError
 from .kernels import (EMPTY, FULL_POOL, TOO_MANY, UNFILLED, closure_kernel, fill_kernel, intern_kernel,
-                      reference_kernel, rehash_kernel, survives_kernel)
+                      reference_kernel, rehash_kernel, run_kernel, survives_kernel)
 from .nfa import NFA
 
 DEAD = 0
@@ -101,11 +101,18 @@ class DFA:
         return self.table[state]
 
     def walk(self, state: int, data: bytes) -> int:
-        for byte in data:
-            if state == DEAD:
-                break
-            state = self.step(state, byte)
-        return state
+        """The state after reading `data` from `state` (DEAD once dead), in one compiled call."""
+        return self.run(state, np.frombuffer(data, dtype=np.uint8), until_complete=False)[1]
+
+    def run(self, state: int, data: np.ndarray, i: int = 0, until_complete: bool = True) -> tuple[int, int]:
+        """Read the bytes `data[i:]` from `state` until the automaton dies or (`until_complete`) a
+        pattern is complete, where a lexer may end a terminal: (the position reached, the state
+        there). Inside a JSON string that is a whole token in one compiled call."""
+        while True:
+            status, i, state = run_kernel(state, data, i, until_complete, self.arrays)
+            if status == 0:
+                return i, state
+            self._grow(status)
 
     def survives(self, state: int, alphabet: np.ndarray, length: int, max_states: int = 64) -> bool:
         """Whether every string of 1 to `length` bytes from `alphabet` (byte values) leads from `state`

@@ -112,11 +112,7 @@ class CFGGrammar(CompiledGrammar):
             key = (state, token_id)
             if key in self._steps:
                 return self._steps[key]
-            configs = list(state)
-            for byte in self.vocab.tokens[token_id]:
-                configs = self._step_byte(configs, byte)
-                if not configs:
-                    break
+            configs = self._read(list(state), self.vocab.tokens[token_id])
             if len(self._steps) >= MAX_STEPS:
                 self._steps.clear()
             nxt = self._steps[key] = tuple(configs) if configs else None
@@ -168,6 +164,22 @@ class CFGGrammar(CompiledGrammar):
         if q in self._start_states:
             return parse.accepting
         return any(after.accepting for after, _ in self._after_any(parse, self.dfa.labels(q)))
+
+    def _read(self, configs: list[Config], data: bytes) -> list[Config]:
+        """The configurations after `data`. A lone configuration reads in compiled code up to where
+        its terminal could end (inside a string: the whole token); from there, byte by byte."""
+        array = np.frombuffer(data, dtype=np.uint8)
+        i = 0
+        while i < len(data) and configs:
+            if len(configs) == 1:
+                parse, q = configs[0]
+                i, q = self.dfa.run(q, array, i)
+                configs = [(parse, q)] if q != DEAD else []
+                if i == len(data) or not configs:
+                    break
+            configs = self._step_byte(configs, data[i])
+            i += 1
+        return configs
 
     def _step_byte(self, configs: list[Config], byte: int) -> list[Config]:
         out: dict[tuple[int, int], Config] = {}
