@@ -130,7 +130,7 @@ def fill_row(state, automaton):  # pragma: no cover - compiled
 
     A row: cut 0..255 at every edge's ends, give each run of bytes the targets of the edges that read
     it, merge neighbouring runs with the same targets (a UTF-8 class is dozens of ranges, mostly
-    with one target), then close and intern each run's targets."""
+    with one target), then close and intern each distinct set of targets once."""
     (edge_ptr, edge_lo, edge_hi, edge_to, eps_ptr, eps_to, keep, label, mark, queue,
      pool, at, slots, table, accepting, meta, max_states) = automaton
     if table[state, 0] != UNFILLED:
@@ -146,7 +146,14 @@ def fill_row(state, automaton):  # pragma: no cover - compiled
         for j in range(edge_ptr[s], edge_ptr[s + 1]):
             cut[edge_lo[j]] = cut[edge_hi[j] + 1] = True
     row = np.empty(256, dtype=np.int32)
-    previous = 0
+    # the target sets closed so far in this row, back to back, and their states: a set that comes
+    # back after other runs (any string character, between the letters of property names) is
+    # closed and interned once
+    memo = np.empty(4 * m + 64, dtype=np.int32)
+    memo_at = np.zeros(257, dtype=np.int64)
+    memo_state = np.empty(256, dtype=np.int32)
+    n_memo = 0
+    previous = -1
     target = -1
     p = 0
     while p < 256:
@@ -159,17 +166,38 @@ def fill_row(state, automaton):  # pragma: no cover - compiled
                 if edge_lo[j] <= p <= edge_hi[j]:
                     targets[m + count] = edge_to[j]
                     count += 1
-        if target < 0 or count != previous or (targets[m:m + count] != targets[:count]).any():
+        if count != previous or not _same(targets, m, targets, 0, count):
             targets[:count] = targets[m:m + count]
             previous = count
-            k = _close(targets[:count], eps_ptr, eps_to, keep, mark, queue)
-            target = _intern(queue[:k], True, label, pool, at, slots, table, accepting, meta, max_states)
+            target = -1
+            for k in range(n_memo):
+                if memo_at[k + 1] - memo_at[k] == count and _same(memo, memo_at[k], targets, 0, count):
+                    target = memo_state[k]
+                    break
             if target < 0:
-                return target
+                k = _close(targets[:count], eps_ptr, eps_to, keep, mark, queue)
+                target = _intern(queue[:k], True, label, pool, at, slots, table, accepting, meta, max_states)
+                if target < 0:
+                    return target
+                stop = memo_at[n_memo] + count
+                if stop <= memo.size:
+                    memo[memo_at[n_memo]:stop] = targets[:count]
+                    memo_state[n_memo] = target
+                    n_memo += 1
+                    memo_at[n_memo] = stop
         row[p:end] = target
         p = end
     table[state] = row
     return 0
+
+
+@njit(cache=True)
+def _same(a, i, b, j, count):  # pragma: no cover - compiled
+    """a[i:i + count] == b[j:j + count], without allocating."""
+    for k in range(count):
+        if a[i + k] != b[j + k]:
+            return False
+    return True
 
 
 @njit(cache=True)
