@@ -45,6 +45,34 @@ AWKWARD = {
         _WS: " "+
         %ignore "\n"
     """,
+    # a cycle of unit rules, and a chain of them longer than the parser shares completions for
+    "units": r"""
+        start: s
+        s: a | s "," a
+        a: b | "x" | s ";"
+        b: a | d0 | "y"
+        d0: d1 | "a"
+        d1: d2 | "b"
+        d2: d3 | "c"
+        d3: d4 | "d"
+        d4: d5 | "e"
+        d5: d6 | "f"
+        d6: d7 | "g"
+        d7: d8 | "h"
+        d8: d9 | "i"
+        d9: d10 | "j"
+        d10: d11 | "k"
+        d11: d12 | "l"
+        d12: d13 | "m"
+        d13: d14 | "n"
+        d14: d15 | "o"
+        d15: d16 | "p"
+        d16: d17 | "q"
+        d17: d18 | "r"
+        d18: d19 | "s"
+        d19: d20 | "t"
+        d20: "u"
+    """,
     # right recursion with ignored spaces, templates and a range repeat
     "template": r"""
         start: _list{item} | item~2..3
@@ -62,6 +90,7 @@ SAMPLES = {
     "nullable": ["", "x", "xyxz", "yxxzz", "zz", "xxx", "yy", "zx", "xzy"],
     "prefixes": ["let a=1;", "let  ab=12;\nlet b=letter;", "let a=123;let b=1;", "leta=1;", "let a=1", "let a=13;",
                  "let let=1;", "let a=lette;"],
+    "units": ["x", "y", "a", "u", "x,u", "t,x;,y", "x;;", "x,,y", "", ";", "v", "x,y,u;,a"],
     "template": ["[a,b, c]", "a b", "abc cab", "a", "[a b]", "[]", "a b c d", "[ab,ba,c]"],
 }
 

@@ -192,6 +192,33 @@ def test_a_long_object_or_array_repeats_its_parse_states_from_member_to_member(s
     assert all(same(a, b) for a, b in zip(seen[third:third + period], seen[third + period:third + 2 * period]))
 
 
+def test_optional_properties_ahead_cost_an_object_one_shared_completion_per_member(smollm2_vocab):
+    """80 optional properties: the parse after a value holds a few items, not one per property still
+    ahead (they are skipped after the comma); the parse after the comma takes them from one
+    `Completion` of the object's start set, built once, and from the next state's completion."""
+    props = {f"p{k}": {"type": "integer"} for k in range(80)}
+    grammar = compile_json_schema({"type": "object", "properties": props, "additionalProperties": False},
+                                  smollm2_vocab)
+    by_bytes = {data: tid for tid, data in enumerate(smollm2_vocab.tokens) if tid not in smollm2_vocab.special_token_ids}
+    text = '{"p3": 1, "p10": 2, "p40": 3, "p70": 4}'
+    matcher, parses = grammar.matcher(), []
+    for ch in text:
+        assert matcher.advance(by_bytes[ch.encode()])
+        parses.append(matcher._state[0][0])
+    size = lambda parse: sum(len(items) for items in parse.own.values())
+    after_values = [parses[k] for k, ch in enumerate(text) if ch.isdigit() and text[k - 1] == " "]
+    assert len(after_values) == 4 and all(size(p) <= 3 for p in after_values)
+    after_commas = [parses[k + 2] for k, ch in enumerate(text) if ch == ","]  # the comma ends at the quote
+    assert [len(p.allowed) for p in after_commas] == [76, 69, 39]  # the names after p3, p10, p40
+    start = next(iter(after_commas[0].own.values()))[0][2]  # the object's start set: every member's origin
+    shared = [c for c in start._completions.values() if c is not None]
+    for parse in after_commas:
+        items = {item for items in parse.own.values() for item in items}
+        assert any(items <= c.items for c in shared)
+    sizes = {len(c.items) for c in shared}  # the first comma's completion, built from the next state's,
+    assert {151 - 2 * k for k in range(16)} <= sizes  # and so on: one per state, each two items more
+
+
 def test_interned_states_keep_apart_what_the_parse_tells_apart(smollm2_tokenizer, smollm2_vocab):
     """Nesting depth lives in the parse state: after "(x)" the output may end, after "((x)" it may
     not, even once the shallower output has been through (and cached) every state it met."""

@@ -15,6 +15,13 @@ on which nonterminals it predicts, not on how the set was reached. A JSON value 
 every rule of the value's schema (a hundred items for a large one) while reading far fewer of its
 own, and the same value schema is predicted in many sets; a `Prediction` is built once per set of
 predicted nonterminals and shared, so a new set walks only its own items.
+
+Why completions are shared too: what completing a nonterminal adds to a set (the items of its
+origin set waiting on it, stepped over it, and all they complete in turn) depends only on that
+origin set and that nonterminal. After each value of an object with 130 optional properties, the
+member nonterminal completes through the chain of skippable properties still ahead: 260 items, in
+every set that ends a value. A `Completion` is built once per (origin set, nonterminal), from the
+completions it contains in turn, and merged into each set that needs it.
 """
 from __future__ import annotations
 
@@ -24,6 +31,9 @@ from .cfg import Grammar, Rule, productive_symbols
 
 Item = tuple[int, int, "ParseState | None"]  # (rule index, dot, the set it started in; None: this one)
 MAX_INTERNED = 50_000  # states kept for sharing per parser; past it sharing restarts (memory bound)
+MAX_NESTING = 16  # completions built inside completions; deeper ones are expanded where they occur
+MAX_COMPLETION_SIZE = 2048  # items of one shared completion; a bigger one is expanded where it occurs
+MAX_COMPLETION_ITEMS = 500_000  # items held by shared completions per parser (memory bound)
 
 
 class EarleyParser:
@@ -38,6 +48,7 @@ class EarleyParser:
         self.num_terminals = len(grammar.terminals)
         self._interned: dict[frozenset[Item], ParseState] = {}
         self._predictions: dict[frozenset[int], Prediction] = {}
+        self.completion_items = 0  # held by the completions of the interned states
         self._initial = ParseState(self, 0, [(len(self.rules) - 1, 0, None)])
 
     def initial(self) -> "ParseState":
@@ -51,6 +62,7 @@ class EarleyParser:
             if len(self._interned) >= MAX_INTERNED:
                 self._interned.clear()
                 self._predictions.clear()
+                self.completion_items = 0
             found = self._interned[key] = ParseState(self, position, seeds)
         return found
 
@@ -94,13 +106,26 @@ class Prediction:
         self.terminals = frozenset(s for s in self.waiting if s < nt)
 
 
+class Completion:
+    """What completing a nonterminal that started in a set adds to a later set: the items waiting on
+    it there, stepped over it, closed (`_closure`): the items by the symbol each waits on, all the
+    items (to merge without duplicates), the nonterminals they predict, whether one is the start
+    rule completed."""
+
+    __slots__ = ("own", "items", "roots", "accepting")
+
+    def __init__(self, own: dict[int, list[Item]], items: set[Item], roots: set[int], accepting: bool):
+        self.own, self.items, self.roots, self.accepting = own, frozenset(items), frozenset(roots), accepting
+
+
 class ParseState:
-    __slots__ = ("parser", "position", "own", "predicted", "allowed", "accepting", "_next")
+    __slots__ = ("parser", "position", "own", "predicted", "allowed", "accepting", "_next", "_completions")
 
     def __init__(self, parser: EarleyParser, position: int, seeds: list[Item]):
         self.parser = parser
         self.position = position  # terminals read: every origin set has a smaller one
-        self.own, roots, self.accepting = _closure(parser, position, seeds)  # symbol -> items waiting on it
+        self._completions: dict[int, Completion | None] = {}  # None: being built
+        self.own, _, roots, self.accepting = _closure(parser, position, seeds, 0)  # symbol -> items waiting on it
         self.predicted = parser.prediction(frozenset(roots))
         self.allowed = frozenset(s for s in self.own if s < parser.num_terminals) | self.predicted.terminals
         self._next: dict[int | frozenset[int], ParseState | None] = {}  # by terminal, or set of them
@@ -138,23 +163,59 @@ class ParseState:
                 for item in items:
                     yield symbol, item
 
+    def completion(self, symbol: int, nesting: int) -> Completion | None:
+        """What completing `symbol`, started in this set, adds to a later set, built once. None when
+        it is not shared: past `MAX_NESTING`, the size or the memory bound, or while it is being
+        built (a cycle of unit rules); the caller then steps the items itself."""
+        done = self._completions.get(symbol, _MISSING)
+        if done is not _MISSING:
+            return done
+        parser = self.parser
+        if nesting >= MAX_NESTING or parser.completion_items >= MAX_COMPLETION_ITEMS:
+            return None
+        self._completions[symbol] = None  # being built; stays None if too big
+        try:
+            done = Completion(*_closure(parser, self.position, self._stepped(symbol), nesting + 1, MAX_COMPLETION_SIZE))
+        except _TooBig:
+            return None
+        self._completions[symbol] = done
+        parser.completion_items += len(done.items)
+        return done
+
+    def _stepped(self, symbol: int) -> list[Item]:
+        """The items waiting on `symbol`, its dot moved over it (their origin named)."""
+        return [(r, d + 1, self if o is None else o) for r, d, o in self.waiting_on(symbol)]
+
     def _read(self, terminals) -> "ParseState | None":
-        seeds = [(r, d + 1, self if o is None else o) for t in terminals for r, d, o in self.waiting_on(t)]
+        seeds = [item for t in terminals for item in self._stepped(t)]
         return self.parser.state(self.position + 1, seeds) if seeds else None
 
 
-def _closure(parser: EarleyParser, position: int, seeds: list[Item]
-             ) -> tuple[dict[int, list[Item]], set[int], bool]:
+_MISSING = object()
+
+
+class _TooBig(Exception):
+    pass
+
+
+def _closure(parser: EarleyParser, position: int, seeds: list[Item], nesting: int, limit: int | None = None
+             ) -> tuple[dict[int, list[Item]], set[Item], set[int], bool]:
     """Complete from `seeds`: the items that read something before this set, by the symbol each
-    waits on; the nonterminals they predict (their items come from a shared `Prediction`); and
-    whether the whole input so far is a sentence (the augmented rule completed from the initial set)."""
+    waits on; all the items; the nonterminals they predict (their items come from a shared
+    `Prediction`); and whether the whole input so far is a sentence (the augmented rule completed
+    from the initial set). A completion merges its origin's shared `Completion` (`nesting`: how
+    many are being built around this one). `_TooBig` past `limit` items."""
     rules, nullable, nt = parser.rules, parser.nullable, parser.num_terminals
     seen = set(seeds)
     agenda = list(seeds)
     own: dict[int, list[Item]] = {}
     roots: set[int] = set()
     accepting = False
+    merged = False  # one shared completion per closure: two may overlap (a lattice of skippable
+    # properties in several orders), and merging overlapping ones costs more than stepping items
     while agenda:
+        if limit is not None and len(seen) > limit:
+            raise _TooBig
         item = agenda.pop()
         r, dot, origin = item
         rhs = rules[r].rhs
@@ -169,12 +230,25 @@ def _closure(parser: EarleyParser, position: int, seeds: list[Item]
                         seen.add(n)
                         agenda.append(n)
             continue
-        if rules[r].lhs == parser.augmented:
+        lhs = rules[r].lhs
+        if lhs == parser.augmented:
             accepting = accepting or (position if origin is None else origin.position) == 0
-        elif origin is not None:  # started here: read nothing, so its parents here stepped over it
-            for r2, d2, o2 in origin.waiting_on(rules[r].lhs):
-                n = (r2, d2 + 1, origin if o2 is None else o2)
+            continue
+        if origin is None:  # started here: read nothing, so its parents here stepped over it
+            continue
+        done = origin.completion(lhs, nesting) if not merged else None
+        if done is None:
+            for n in origin._stepped(lhs):
                 if n not in seen:
                     seen.add(n)
                     agenda.append(n)
-    return own, roots, accepting
+            continue
+        merged = True
+        fresh = done.items - seen
+        seen |= fresh
+        whole = len(fresh) == len(done.items)
+        for symbol, items in done.own.items():
+            own.setdefault(symbol, []).extend(items if whole else [i for i in items if i in fresh])
+        roots |= done.roots
+        accepting = accepting or done.accepting
+    return own, seen, roots, accepting

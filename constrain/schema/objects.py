@@ -64,7 +64,7 @@ def object_alternatives(c: "_Compiler", schema: dict, ptr: str, depth: int) -> l
             lo, hi = 0, None
             machine = _Members([list(values)], set(required), lo, hi)
 
-    layout, nt = c.layout, {}
+    layout, nt, ready_nt = c.layout, {}, {}
     comma = c.t(layout.comma(depth), "COMMA")
 
     def prefix(s) -> tuple:
@@ -74,6 +74,16 @@ def object_alternatives(c: "_Compiler", schema: dict, ptr: str, depth: int) -> l
         if s not in nt:
             nt[s] = c.nt(f"{ptr}#members{len(nt)}")
         return ("n", nt[s])
+
+    def ready(s) -> tuple:
+        """`prefix(s)` and its comma (if a member was written): where the next member starts.
+        Optional names are skipped from here, after the comma: the Earley set that ends a value
+        then holds a few items, not one per property still ahead; the set after the comma gets
+        those as one shared completion (`grammar.earley.Completion`)."""
+        if s not in ready_nt:
+            ready_nt[s] = c.nt(f"{ptr}#next{len(ready_nt)}")
+            c.rule(ready_nt[s], prefix(s), *((comma,) if s[1] else ()))
+        return ("n", ready_nt[s])
 
     keys = {name: c.t(cat(literal(json.dumps(name)), layout.colon()), json.dumps(name))
             for name in values}
@@ -87,17 +97,15 @@ def object_alternatives(c: "_Compiler", schema: dict, ptr: str, depth: int) -> l
     done = c.nt(f"{ptr}#members")
     c.rule(prefix(machine.start)[1])
     for s in machine.states():
-        here = prefix(s)
-        sep = (comma,) if s[1] else ()
         for name, nxt in machine.moves(s):
-            c.rule(prefix(nxt)[1], here, *sep, keys[name], members[name])
+            c.rule(prefix(nxt)[1], ready(s), keys[name], members[name])
         for nxt in machine.skips(s):
-            c.rule(prefix(nxt)[1], here)
+            c.rule(ready(nxt)[1], ready(s))
         if machine.declared_done(s):
             if s[1] >= max(lo, 1):
-                c.rule(done, here)
+                c.rule(done, prefix(s))
             for key, value in more if machine.below_max(s[1]) else ():
-                c.rule(prefix(((), machine.bump(s[1])))[1], here, *sep, key, value)
+                c.rule(prefix(((), machine.bump(s[1])))[1], ready(s), key, value)
     out = [(c.t(layout.open("{", depth), "{"), ("n", done), c.t(layout.close("}", depth), "}"))]
     if lo == 0 and not required:
         out.append((c.t(layout.empty("{}"), "{}"),))
