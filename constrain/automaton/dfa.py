@@ -33,6 +33,7 @@ class DFA:
         self.table = np.full((64, 256), UNFILLED, dtype=np.int32)
         self.accepting = np.zeros(64, dtype=bool)
         self._labels: dict[int, frozenset[int]] = {}  # of accepting states, filled by `labels`
+        self._owners: dict[int, tuple[int, bytes] | None] = {}  # filled by `owner`
         self._pool = np.empty(1024, dtype=np.int32)  # state s: the sorted NFA states pool[at[s]:at[s + 1]]
         self._at = np.zeros(65, dtype=np.int64)
         self._slots = np.full(128, EMPTY, dtype=np.int32)  # hash table of the states reached by bytes
@@ -69,14 +70,17 @@ class DFA:
     def owner(self, state: int) -> tuple[int, bytes] | None:
         """(k, the subset relative to pattern k's states, as bytes) when `state` is inside pattern k
         alone: from there the automaton behaves as pattern k's own would, in any union that holds it."""
+        if state in self._owners:
+            return self._owners[state]
         subset = self.subset(state)
-        if not subset.size:
-            return None
-        k = int(self.nfa.pattern[subset[0]])
-        lo, hi = self.nfa.spans[k]
-        if subset[-1] >= hi:  # states of a later pattern too (a subset is sorted)
-            return None
-        return k, (subset - lo).tobytes()
+        found = None
+        if subset.size:
+            k = int(self.nfa.pattern[subset[0]])
+            lo, hi = self.nfa.spans[k]
+            if subset[-1] < hi:  # else states of a later pattern too (a subset is sorted)
+                found = k, (subset - lo).tobytes()
+        self._owners[state] = found
+        return found
 
     def is_accepting(self, state: int) -> bool:
         return bool(self.accepting[state])
