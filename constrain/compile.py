@@ -28,7 +28,8 @@ class Limits:
     max_grammar_size: rules plus the symbols on their right-hand sides (`Grammar.size`), after lark
         expands the grammar's groups, repetitions and templates (estimated before it does).
     mask_cache_bytes: per-state masks kept per compiled regex or grammar, least recently used out: a
-        mask costs one byte per vocabulary token (a grammar keeps a sparse one as its token ids).
+        mask costs one byte per vocabulary token (a grammar keeps a sparse one as its token ids). A
+        grammar keeps as many bytes of the trie walks its masks are made of.
     max_configs: ways a grammar may split the text read so far into terminals at once.
     """
 

@@ -102,7 +102,7 @@ def test_a_long_running_process_keeps_its_caches_bounded(smollm2_tokenizer, smol
     a fixed set of keys), the shared walks within their byte cap (lowered here so eviction happens),
     and a compiled grammar no one holds is freed."""
     unbounded = {f for f in _lru_caches() if f.cache_info().maxsize is None}
-    shared = SharedWalks.of(trie_of(smollm2_vocab))
+    shared = SharedWalks.of(trie_of(smollm2_vocab)).walks
     cap = shared.max_bytes
     shared.max_bytes = 1 << 20
     try:
@@ -125,8 +125,8 @@ def test_a_long_running_process_keeps_its_caches_bounded(smollm2_tokenizer, smol
         gc.collect()
         assert peak > shared.max_bytes // 2, "the cap was never approached: the test proves nothing"
         assert ref() is None, "a compiled grammar outlives every reference to it"
-        assert shared.nbytes == sum(node.nbytes for node in shared._walks.values())
-        arrays = [a for node in shared._walks.values() for a in [node.tokens, node.dense] if a is not None]
+        assert shared.nbytes == sum(node.nbytes for node in shared.values())
+        arrays = [a for node in shared.values() for a in [node.tokens, node.dense] if a is not None]
         assert all(a.base is None for a in arrays), "a view pins memory its nbytes does not count"
         for f in _lru_caches():
             info = f.cache_info()
@@ -149,6 +149,24 @@ def test_a_regex_keeps_its_masks_within_mask_cache_bytes(smollm2_tokenizer, smol
         assert _trace(small, ids) == _trace(large, ids)
         assert len(small._masks) <= 4
     assert len(large._masks) > 4
+
+
+def test_a_grammar_keeps_its_masks_and_walks_within_mask_cache_bytes(smollm2_tokenizer, smollm2_vocab):
+    """A grammar's masks and its trie walks each stay within `Limits.mask_cache_bytes`, and what it
+    recomputes after eviction is the same."""
+    from constrain import Limits
+
+    schema = {"type": "object", "properties": {f"k{k}": {"type": "array", "items": {"type": "integer"}}
+                                               for k in range(12)}}
+    cap = 64 << 10
+    small = compile_json_schema(schema, smollm2_vocab, limits=Limits(mask_cache_bytes=cap))
+    large = compile_json_schema(schema, smollm2_vocab)
+    text = json.dumps({f"k{k}": list(range(k, 3 * k)) for k in range(12)})
+    ids = smollm2_tokenizer.encode(text, add_special_tokens=False) + [smollm2_vocab.eos_token_id]
+    for _ in range(2):  # the second pass recomputes what was evicted
+        assert _trace(small, ids[:-1]) == _trace(large, ids[:-1])
+        assert small._walks.nbytes <= cap and small._masks.nbytes <= cap
+    assert large._walks.nbytes > cap, "nothing was evicted: the test proves nothing"
 
 
 def test_outputs_of_a_grammar_share_parse_states_masks_and_steps(smollm2_tokenizer, smollm2_vocab):

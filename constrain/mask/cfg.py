@@ -36,7 +36,7 @@ from ..grammar.cfg import Grammar
 from ..grammar.earley import EarleyParser, ParseState
 from ..index.trie import ROOT, trie_of
 from ..matcher import CompiledGrammar
-from .lru import MaskCache
+from .lru import BoundedCache
 from .walks import LexNode, SharedWalks, is_dense
 
 MAX_STEPS = 200_000  # per grammar: remembered (state, token) -> state steps
@@ -60,14 +60,14 @@ class CFGGrammar(CompiledGrammar):
         # walks below the same trie nodes from the same lexer state are shared, whichever path led
         # there: without this, a run of ignorable spaces (a branch point at every byte) costs
         # 2^length walks; walks inside one terminal are also shared with other grammars
-        self._walks: dict[tuple[int, bytes], LexNode] = {}
+        self._walks = BoundedCache(mask_cache_bytes, size=lambda node: node.nbytes)
         self._shared = SharedWalks.of(self._trie)
         self._patterns = [t.pattern for t in grammar.terminals]
         self._max_configs = max_configs
         self._lock = threading.RLock()
         # parse states are interned (`grammar.earley`), so a state recurs in every output that
         # reaches the same point: its mask and its token steps are computed once
-        self._masks = MaskCache(mask_cache_bytes)
+        self._masks = BoundedCache(mask_cache_bytes)
         self._steps: dict[tuple[tuple[Config, ...], int], tuple[Config, ...] | None] = {}
         self._check_terminals()
         self._self_closed = frozenset(t for t in grammar.ignore if _closed_under_repetition(grammar.terminals[t].pattern))
@@ -225,7 +225,8 @@ class CFGGrammar(CompiledGrammar):
             shared_key = (self._patterns[k], subset, key[1])
             base = self._shared.get(shared_key)
             if base is not None:
-                node = self._walks[key] = base.with_terminal(k)
+                node = base.with_terminal(k)
+                self._walks.put(key, node)
                 return node
         r = self._reference(q, nodes) if relative else DEAD
         base = self._walk(r, nodes, relative=False) if r != DEAD else None
@@ -233,7 +234,7 @@ class CFGGrammar(CompiledGrammar):
             node = LexNode.relative(base, self._trie, self.dfa, nodes, q, r)
         else:
             node = LexNode(self._trie, self.dfa, nodes, q, self.vocab.size)
-        self._walks[key] = node
+        self._walks.put(key, node)
         if shared_key is not None:
             self._shared.put(shared_key, node)
         return node

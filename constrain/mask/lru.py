@@ -1,35 +1,45 @@
-"""The per-grammar cache of masks by state, bounded in bytes (least recently used out)."""
+"""Caches bounded in bytes, least recently used out: a grammar's masks by state, its trie walks, and
+the walks shared by every grammar over one vocabulary (`walks.SharedWalks`)."""
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 
-Entry = torch.Tensor | np.ndarray  # a bool mask, or the ids it allows (a sparse mask costs a few bytes)
+
+def mask_bytes(entry: torch.Tensor | np.ndarray) -> int:
+    """A cached mask: a bool tensor, or the ids it allows (a sparse mask costs a few bytes)."""
+    return entry.numel() * entry.element_size() if isinstance(entry, torch.Tensor) else entry.nbytes
 
 
-class MaskCache:
-    """Not thread-safe: callers hold their grammar's lock."""
+class BoundedCache:
+    """Values by key within `max_bytes` as `size` counts them (the newest always stays). Not
+    thread-safe: callers hold a lock."""
 
-    def __init__(self, max_bytes: int):
+    def __init__(self, max_bytes: int, size: Callable[[Any], int] = mask_bytes):
         self.max_bytes = max_bytes
         self.nbytes = 0
-        self._entries: OrderedDict[Any, Entry] = OrderedDict()
+        self._size = size
+        self._entries: OrderedDict[Any, Any] = OrderedDict()
 
-    def get(self, state: Any) -> Entry | None:
-        entry = self._entries.get(state)
-        if entry is not None:
-            self._entries.move_to_end(state)
-        return entry
+    def get(self, key: Any) -> Any | None:
+        value = self._entries.get(key)
+        if value is not None:
+            self._entries.move_to_end(key)
+        return value
 
-    def put(self, state: Any, entry: Entry) -> None:
-        self._entries[state] = entry
-        self.nbytes += _size(entry)
+    def put(self, key: Any, value: Any) -> None:
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self.nbytes -= self._size(old)
+        self._entries[key] = value
+        self.nbytes += self._size(value)
         while self.nbytes > self.max_bytes and len(self._entries) > 1:
             _, old = self._entries.popitem(last=False)
-            self.nbytes -= _size(old)
+            self.nbytes -= self._size(old)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -37,9 +47,11 @@ class MaskCache:
     def keys(self):
         return self._entries.keys()
 
-    def __getitem__(self, state: Any) -> Entry:
-        return self._entries[state]
+    def values(self):
+        return self._entries.values()
 
+    def items(self):
+        return self._entries.items()
 
-def _size(entry: Entry) -> int:
-    return entry.numel() * entry.element_size() if isinstance(entry, torch.Tensor) else entry.nbytes
+    def __getitem__(self, key: Any) -> Any:
+        return self._entries[key]

@@ -13,7 +13,7 @@ import torch
 from ..automaton.dfa import DEAD, DFA
 from ..index.trie import trie_of
 from ..matcher import CompiledGrammar
-from .lru import MaskCache
+from .lru import BoundedCache
 
 
 class RegexGrammar(CompiledGrammar):
@@ -24,7 +24,7 @@ class RegexGrammar(CompiledGrammar):
         self.vocab = vocab
         self.source = source
         self._trie = trie_of(vocab)
-        self._masks = MaskCache(mask_cache_bytes)
+        self._masks = BoundedCache(mask_cache_bytes)
         self._lock = threading.Lock()  # the lazy DFA grows while masks are computed
 
     def initial_state(self) -> int:

@@ -6,19 +6,19 @@ around it. Those walks are the expensive ones (inside a string nearly every toke
 plain tokens come as one block, `index.trie.PlainTokens`, but the rest of the trie is still walked
 and its result is the size of the vocabulary), and every JSON schema has the same string, number
 and integer terminals: `SharedWalks` keeps them per vocabulary trie, keyed by (pattern, relative
-NFA subset, start nodes), so a new grammar starts warm. The cache is bounded in bytes (least recently used out).
+NFA subset, start nodes), so a new grammar starts warm. The cache is bounded in bytes (`lru`).
 """
 from __future__ import annotations
 
 import threading
 import weakref
-from collections import OrderedDict
 
 import numpy as np
 
 from ..automaton.dfa import DFA
 from ..index.kernels import group_kernel
 from ..index.trie import TokenTrie
+from .lru import BoundedCache
 
 SHARED_WALK_BYTES = 96 << 20  # per vocabulary
 
@@ -137,9 +137,7 @@ class SharedWalks:
     _global_lock = threading.Lock()
 
     def __init__(self, max_bytes: int = SHARED_WALK_BYTES):
-        self.max_bytes = max_bytes
-        self.nbytes = 0
-        self._walks: OrderedDict[tuple, LexNode] = OrderedDict()
+        self.walks = BoundedCache(max_bytes, size=lambda node: node.nbytes)
         self._lock = threading.Lock()
 
     @classmethod
@@ -152,17 +150,8 @@ class SharedWalks:
 
     def get(self, key: tuple) -> LexNode | None:
         with self._lock:
-            node = self._walks.get(key)
-            if node is not None:
-                self._walks.move_to_end(key)
-            return node
+            return self.walks.get(key)
 
     def put(self, key: tuple, node: LexNode) -> None:
         with self._lock:
-            if key in self._walks:
-                return
-            self._walks[key] = node
-            self.nbytes += node.nbytes
-            while self.nbytes > self.max_bytes and len(self._walks) > 1:
-                _, old = self._walks.popitem(last=False)
-                self.nbytes -= old.nbytes
+            self.walks.put(key, node)
