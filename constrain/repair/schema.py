@@ -15,27 +15,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..jsontype import json_type
 from .scalars import NUMBER, WORD, ZEROS
 
 _JSON_INT = re.compile(r"[+-]?(?:0|[1-9][0-9]*)")
 _JSON_NUM = re.compile(r"[+-]?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _NUMERIC = frozenset({"number", "integer"})
-
-
-def _type_of(v: Any) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "boolean"
-    if isinstance(v, int):
-        return "integer"
-    if isinstance(v, float):
-        return "number"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, list):
-        return "array"
-    return "object"
 
 
 class SchemaGuide:
@@ -156,9 +141,9 @@ class SchemaGuide:
         elif isinstance(t, list) and all(isinstance(x, str) for x in t):
             result = set(t)
         elif "const" in r:
-            result = {_type_of(r["const"])}
+            result = {json_type(r["const"])}
         elif isinstance(r.get("enum"), list) and r["enum"]:
-            result = {_type_of(v) for v in r["enum"]}
+            result = {json_type(v) for v in r["enum"]}
         else:
             for word in ("anyOf", "oneOf"):
                 branches = r.get(word)

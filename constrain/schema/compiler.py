@@ -79,6 +79,7 @@ from ..automaton.product import NOTHING, intersect
 from ..automaton.regex import Node
 from ..errors import LimitError
 from ..grammar.cfg import Grammar, Rule, Terminal
+from ..jsontype import json_type
 from .arrays import array_alternatives
 from .errors import SchemaError, UnsupportedSchemaError
 from .layout import Layout
@@ -513,7 +514,7 @@ class _Compiler:
         seen = seen + (ptr,)
         kw = self.keywords(b)
         if "const" in kw or "enum" in kw:
-            types = {_json_type(v) for v in ([kw["const"]] if "const" in kw else list(kw["enum"] or []))}
+            types = {json_type(v) for v in ([kw["const"]] if "const" in kw else list(kw["enum"] or []))}
         elif "type" in kw:
             types = {kw["type"]} if isinstance(kw["type"], str) else set(kw["type"])
         else:
@@ -643,20 +644,6 @@ def _equality_key(v: Any) -> Any:
     if isinstance(v, dict):
         return ("object", frozenset((k, _equality_key(x)) for k, x in v.items()))
     return ("string", v)
-
-
-def _json_type(v: Any) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "boolean"
-    if isinstance(v, int):
-        return "integer"
-    if isinstance(v, float):
-        return "integer" if v.is_integer() else "number"
-    if isinstance(v, str):
-        return "string"
-    return "array" if isinstance(v, list) else "object"
 
 
 def load_schema(schema: Any) -> Any:
