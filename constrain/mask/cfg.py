@@ -56,6 +56,7 @@ class CFGGrammar(CompiledGrammar):
         self._trie = trie_of(vocab)
         self.dfa = DFA(nfa.build_union([t.pattern for t in grammar.terminals], max_nfa_states), max_lexer_states)
         self._starts: dict[frozenset[int], int] = {}  # expected terminals -> their start state
+        self._start_of: dict[tuple[frozenset[int], int | None], int] = {}  # (parse.allowed, repeat) -> start
         self._start_states: set[int] = set()
         # walks below the same trie nodes from the same lexer state are shared, whichever path led
         # there: without this, a run of ignorable spaces (a branch point at every byte) costs
@@ -95,15 +96,28 @@ class CFGGrammar(CompiledGrammar):
 
     def _compute_mask(self, state: tuple[Config, ...]) -> torch.Tensor | np.ndarray:
         """The mask to cache: the tensor itself when many tokens are allowed (inside a string; few
-        such states, met again and again), else the allowed ids (a few bytes instead of a vocabulary's)."""
-        out = np.zeros(self.vocab.size, dtype=bool)
+        such states, met again and again), else the allowed ids (a few bytes instead of a vocabulary's).
+        The walks' token ids are gathered and scattered once, not once per walk."""
+        dense: list[np.ndarray] = []
+        ids: list[np.ndarray] = []
         seen: dict[tuple[int, int], ParseState] = {}
         for parse, q in state:
-            self._collect(parse, self._walk(q, ROOT), out, seen)
-        out[self.vocab.eos_token_id] = self.is_accepting(state)
+            self._collect(parse, self._walk(q, ROOT), dense, ids, seen)
+        if self.is_accepting(state):
+            ids.append(np.array([self.vocab.eos_token_id]))
+        if not dense:
+            allowed = np.unique(np.concatenate(ids)).astype(np.int64) if ids else np.zeros(0, dtype=np.int64)
+            if not is_dense(allowed.size, self.vocab.size):
+                return allowed  # int64: scatters fastest
+            dense.append(np.zeros(self.vocab.size, dtype=bool))
+        out = dense[0].copy()
+        for more in dense[1:]:
+            out |= more
+        if ids:
+            out[np.concatenate(ids)] = True
         if is_dense(int(np.count_nonzero(out)), self.vocab.size):
             return torch.from_numpy(out)
-        return np.flatnonzero(out)  # int64: scatters fastest
+        return np.flatnonzero(out)
 
     def step(self, state: tuple[Config, ...], token_id: int) -> tuple[Config, ...] | None:
         if token_id in self.vocab.special_token_ids or not 0 <= token_id < self.vocab.size:
@@ -132,13 +146,17 @@ class CFGGrammar(CompiledGrammar):
         """The lexer state that starts what `parse` expects plus the ignored terminals. Right after
         an ignored terminal that is closed under repetition (`/[ \\t]+/`), that terminal is left
         out: a second one would only split the same text again, and every split costs a branch."""
-        key = parse.allowed | self.grammar.ignore
-        if after_ignored in self._self_closed:
-            key = key - {after_ignored} | (parse.allowed & {after_ignored})
-        start = self._starts.get(key)
+        repeat = after_ignored if after_ignored in self._self_closed else None
+        start = self._start_of.get((parse.allowed, repeat))  # a frozenset keeps its hash: a cheap key
         if start is None:
-            start = self._starts[key] = self.dfa.start_for(sorted(key))
-            self._start_states.add(start)
+            key = parse.allowed | self.grammar.ignore
+            if repeat is not None:
+                key = key - {repeat} | (parse.allowed & {repeat})
+            start = self._starts.get(key)
+            if start is None:
+                start = self._starts[key] = self.dfa.start_for(sorted(key))
+                self._start_states.add(start)
+            self._start_of[parse.allowed, repeat] = start
         return start
 
     def _after(self, parse: ParseState, terminal: int) -> list[tuple[ParseState, int]]:
@@ -197,18 +215,20 @@ class CFGGrammar(CompiledGrammar):
                              "terminals", "max_configs", self._max_configs)
         return list(out.values())
 
-    def _collect(self, parse: ParseState, node: LexNode, out: np.ndarray, seen: dict) -> None:
+    def _collect(self, parse: ParseState, node: LexNode, dense: list, ids: list, seen: dict) -> None:
+        """Gather the tokens of `node` (as `dense` masks or `ids` arrays) and of the walks its branch
+        points lead to from `parse`."""
         key = (id(parse), id(node))
         if key in seen:
             return
         seen[key] = parse  # keeps `parse` alive, so its id is not reused during this walk
         if node.dense is not None:
-            np.logical_or(out, node.dense, out=out)
+            dense.append(node.dense)
         elif node.tokens.size:
-            out[node.tokens] = True
+            ids.append(node.tokens)
         for terminal, nodes in node.branches:
             for after, start in self._after(parse, terminal):
-                self._collect(after, self._walk(start, nodes), out, seen)
+                self._collect(after, self._walk(start, nodes), dense, ids, seen)
 
     def _walk(self, q: int, nodes: np.ndarray, relative: bool = True) -> LexNode:
         """The walk below trie `nodes` (none below another) from lexer state `q`: this grammar's cached
