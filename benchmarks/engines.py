@@ -94,8 +94,10 @@ class _ConstrainCursor(Cursor):
         return self.matcher.advance(token_id)
 
 
-_WARM_UP = ({"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "array", "items": {
-    "type": "integer"}}}}, '{"a": "x", "b": [1]}')
+_WARM_UP = [  # an open object and a closed one: between them, every compiled kernel runs once
+    ({"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "array", "items": {"type": "integer"}}}},
+     '{"a": "x", "b": [1]}'),
+    ({"type": "object", "properties": {"name": {"type": "number"}}, "additionalProperties": False}, '{"name": 1.5}')]
 
 
 class ConstrainEngine(Engine):
@@ -109,10 +111,11 @@ class ConstrainEngine(Engine):
         self.vocab = vocab
         # Per-process one-time setup (the vocabulary trie, compiled kernels) happens here, before the
         # fork, so every schema's worker inherits it instead of paying it, as in a long-running server.
-        cursor = self.cursor(self.compile(_WARM_UP[0]))
-        for tid in tokenizer.encode(_WARM_UP[1], add_special_tokens=False):
-            cursor.fill()
-            cursor.consume(tid)
+        for schema, text in _WARM_UP:
+            cursor = self.cursor(self.compile(schema))
+            for tid in tokenizer.encode(text, add_special_tokens=False):
+                cursor.fill()
+                cursor.consume(tid)
 
     def compile(self, schema: Any) -> Any:
         try:

@@ -210,3 +210,15 @@ def test_run_stops_where_a_pattern_is_complete_and_walk_reads_on():
     long = DFA(nfa.build(regex.parse("a{100}"), 1000), 1000)  # more states than the store starts with:
     end = long.walk(long.start, b"a" * 100)  # the kernel stops for room, and resumes where it was
     assert long.is_accepting(end) and long.num_states > 100 and long.walk(end, b"a") == DEAD
+
+
+def test_forced_is_the_one_text_left_to_read():
+    """`forced`: the rest of a literal; None where several texts (or a longer one) may follow."""
+    dfa = DFA(nfa.build_union([regex.parse('"ab": '), regex.parse('"[a-z]*"')], 1000), 1000)
+    lone = DFA(nfa.build(regex.parse('"ab": '), 1000), 1000)
+    assert lone.forced(lone.walk(lone.start, b'"a')) == b'b": '
+    assert lone.forced(lone.walk(lone.start, b'"ab": ')) == b""
+    assert lone.forced(lone.start, max_length=3) is None  # six bytes left
+    assert dfa.forced(dfa.walk(dfa.start, b'"a')) is None  # a name, or the rest of "ab"
+    assert dfa.forced(dfa.walk(dfa.start, b'"ab"')) is None  # the end of a string, or `: ` of the literal
+    assert dfa.forced(dfa.walk(dfa.start, b'"ab":')) == b" "

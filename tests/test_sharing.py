@@ -237,6 +237,28 @@ def test_optional_properties_ahead_cost_an_object_one_shared_completion_per_memb
     assert {151 - 2 * k for k in range(16)} <= sizes  # and so on: one per state, each two items more
 
 
+def test_the_ends_of_different_property_names_share_one_walk(smollm2_vocab):
+    """What is left of a literal decides its walk: the end of `"alpha": ` in one grammar and of
+    `"beta": ` in another (`: ` left to read) is one shared walk (each grammar's copy labels its
+    branch points, if any, with its own key)."""
+    by_bytes = {data: tid for tid, data in enumerate(smollm2_vocab.tokens) if tid not in smollm2_vocab.special_token_ids}
+    found = []
+    for name in ("alpha", "beta"):
+        grammar = compile_json_schema({"type": "object", "properties": {name: {"type": "integer"}},
+                                       "required": [name], "additionalProperties": False}, smollm2_vocab)
+        matcher = grammar.matcher()
+        for ch in f'{{"{name}"':
+            assert matcher.advance(by_bytes[ch.encode()])
+        (parse, q), = matcher._state
+        assert grammar.dfa.forced(q) == b": "
+        matcher.mask()
+        node = grammar._walks.get((q, np.zeros(1, dtype=np.int32).tobytes()))
+        names = {grammar.grammar.terminals[t].name for t, _ in node.branches}
+        assert names <= {f'"{name}"'}
+        found.append(node)
+    assert found[0].tokens is found[1].tokens and found[0].tokens.size  # `:` ends inside either name
+
+
 def test_interned_states_keep_apart_what_the_parse_tells_apart(smollm2_tokenizer, smollm2_vocab):
     """Nesting depth lives in the parse state: after "(x)" the output may end, after "((x)" it may
     not, even once the shallower output has been through (and cached) every state it met."""

@@ -18,8 +18,8 @@ import numpy as np
 
 from .. import deadline
 from ..errors import LimitError
-from .kernels import (EMPTY, FULL_POOL, TOO_MANY, UNFILLED, closure_kernel, fill_kernel, intern_kernel,
-                      reference_kernel, rehash_kernel, run_kernel, survives_kernel)
+from .kernels import (EMPTY, FULL_POOL, TOO_MANY, UNFILLED, closure_kernel, fill_kernel, forced_kernel,
+                      intern_kernel, reference_kernel, rehash_kernel, run_kernel, survives_kernel)
 from .nfa import NFA
 
 DEAD = 0
@@ -34,6 +34,7 @@ class DFA:
         self.accepting = np.zeros(64, dtype=bool)
         self._labels: dict[int, frozenset[int]] = {}  # of accepting states, filled by `labels`
         self._owners: dict[int, tuple[int, bytes] | None] = {}  # filled by `owner`
+        self._forced: dict[int, bytes | None] = {}  # filled by `forced`
         self._pool = np.empty(1024, dtype=np.int32)  # state s: the sorted NFA states pool[at[s]:at[s + 1]]
         self._at = np.zeros(65, dtype=np.int64)
         self._slots = np.full(128, EMPTY, dtype=np.int32)  # hash table of the states reached by bytes
@@ -81,6 +82,17 @@ class DFA:
                 found = k, (subset - lo).tobytes()
         self._owners[state] = found
         return found
+
+    def forced(self, state: int, max_length: int = 64) -> bytes | None:
+        """The only bytes that complete a pattern from `state`, if there is one way only (the rest
+        of a literal, such as a property name's `e": `), up to `max_length` bytes; else None."""
+        if state in self._forced:
+            return self._forced[state]
+        out = np.empty(max_length, dtype=np.uint8)
+        while (found := forced_kernel(state, out, self.arrays))[0] < 0:
+            self._grow(found[0])
+        rest = self._forced[state] = out[:found[1]].tobytes() if found[1] >= 0 else None
+        return rest
 
     def is_accepting(self, state: int) -> bool:
         return bool(self.accepting[state])

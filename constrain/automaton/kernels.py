@@ -303,3 +303,32 @@ def run_kernel(state, data, i, until_complete, automaton):  # pragma: no cover -
         state = table[state, data[i]]
         i += 1
     return 0, i, state
+
+
+@njit(cache=True)
+def forced_kernel(state, out, automaton):  # pragma: no cover - compiled
+    """Whether `state` has one completion only (the rest of a literal): (0, its length, its bytes in
+    `out`), (0, -1, _) when it has several or a longer one than `out` holds, or (a FULL_* code, _, _)
+    when a row could not be filled."""
+    table, accepting = automaton[TABLE], automaton[ACCEPTING]
+    n = 0
+    while True:
+        if table[state, 0] == UNFILLED:
+            status = fill_row(state, automaton)
+            if status < 0:
+                return status, 0
+        live = -1
+        count = 0
+        for b in range(256):
+            if table[state, b] != 0:
+                count += 1
+                live = b
+                if count > 1:
+                    break
+        if accepting[state]:
+            return 0, n if count == 0 else -1
+        if count != 1 or n == out.shape[0]:
+            return 0, -1
+        out[n] = live
+        n += 1
+        state = table[state, live]

@@ -240,9 +240,10 @@ class CFGGrammar(CompiledGrammar):
             return node
         owner = self.dfa.owner(q)
         shared_key = None
-        if owner is not None:
+        if owner is not None:  # shared by where it is inside the terminal, or by what is left of a literal
             k, subset = owner
-            shared_key = (self._patterns[k], subset, key[1])
+            rest = self.dfa.forced(q)
+            shared_key = (rest, key[1]) if rest is not None else (self._patterns[k], subset, key[1])
             base = self._shared.get(shared_key)
             if base is not None:
                 node = base.with_terminal(k)

@@ -6,7 +6,10 @@ around it. Those walks are the expensive ones (inside a string nearly every toke
 plain tokens come as one block, `index.trie.PlainTokens`, but the rest of the trie is still walked
 and its result is the size of the vocabulary), and every JSON schema has the same string, number
 and integer terminals: `SharedWalks` keeps them per vocabulary trie, keyed by (pattern, relative
-NFA subset, start nodes), so a new grammar starts warm. The cache is bounded in bytes (`lru`).
+NFA subset, start nodes), so a new grammar starts warm. Where only one text is left to read (the
+rest of a literal: every property name ends in `": `), the key is that text: each name's end is
+a walk of its own otherwise, and the first token of each value would pay for it. The cache is
+bounded in bytes (`lru`).
 """
 from __future__ import annotations
 
