@@ -44,6 +44,9 @@ class BoundedCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def __contains__(self, key: Any) -> bool:
+        return key in self._entries
+
     def keys(self):
         return self._entries.keys()
 
