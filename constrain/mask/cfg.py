@@ -170,10 +170,10 @@ class CFGGrammar(CompiledGrammar):
             out.append((after, self._start(after)))
         return out
 
-    def _after_any(self, parse: ParseState, terminals) -> list[tuple[ParseState, int]]:
+    def _after_any(self, parse: ParseState, terminals: frozenset[int]) -> list[tuple[ParseState, int]]:
         """`_after` for a text all of `terminals` match: the parser's readings merged in one state."""
-        out = [(parse, self._start(parse, after_ignored=t)) for t in terminals if t in self.grammar.ignore]
-        after = parse.scan_any(frozenset(t for t in terminals if t in parse.allowed))
+        out = [(parse, self._start(parse, after_ignored=t)) for t in terminals & self.grammar.ignore]
+        after = parse.scan_any(terminals & parse.allowed)  # a state may complete thousands of terminals
         if after is not None:
             out.append((after, self._start(after)))
         return out
