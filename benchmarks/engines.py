@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from constrain import deadline
+from constrain import compile_regex, deadline
 from constrain.errors import LimitError
 from constrain.schema import SchemaError, compile_json_schema
 from constrain.vocab import Vocabulary
@@ -116,6 +116,7 @@ class ConstrainEngine(Engine):
             for tid in tokenizer.encode(text, add_special_tokens=False):
                 cursor.fill()
                 cursor.consume(tid)
+        compile_regex("[a-z]{1,3}", vocab).matcher().mask()  # fills rows outside a walk (`DFA.row`)
 
     def compile(self, schema: Any) -> Any:
         try:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from constrain.automaton import nfa, regex
-from constrain.automaton.dfa import DEAD, DFA
+from constrain.automaton.dfa import DEAD, DFA, RESERVED_ROWS
 from constrain.errors import LimitError
 
 PIECES = ["a", "b", "[a-c]", "é", r"[^\s\S]b", "[^a]", "(a|ab)", "x?", "y*", "(ab)+", "[\u00e0-\u00ff日]", ".",
@@ -207,9 +207,9 @@ def test_run_stops_where_a_pattern_is_complete_and_walk_reads_on():
     assert dfa.run(dfa.start, data, 0, until_complete=False) == (5, DEAD)  # the space kills it
     assert dfa.walk(dfa.start, b'"a"') == state and dfa.walk(dfa.start, b"x") == DEAD
     assert dfa.run(dfa.start, data[:2]) == (2, dfa.walk(dfa.start, b'"a'))  # the end of the data
-    long = DFA(nfa.build(regex.parse("a{100}"), 1000), 1000)  # more states than the store starts with:
-    end = long.walk(long.start, b"a" * 100)  # the kernel stops for room, and resumes where it was
-    assert long.is_accepting(end) and long.num_states > 100 and long.walk(end, b"a") == DEAD
+    long = DFA(nfa.build(regex.parse("a{5000}"), 20_000), 20_000)  # more states than the rows reserved:
+    end = long.walk(long.start, b"a" * 5000)  # the kernel stops for room, and resumes where it was
+    assert long.is_accepting(end) and long.num_states > RESERVED_ROWS and long.walk(end, b"a") == DEAD
 
 
 def test_forced_is_the_one_text_left_to_read():
@@ -222,3 +222,27 @@ def test_forced_is_the_one_text_left_to_read():
     assert dfa.forced(dfa.walk(dfa.start, b'"a')) is None  # a name, or the rest of "ab"
     assert dfa.forced(dfa.walk(dfa.start, b'"ab"')) is None  # the end of a string, or `: ` of the literal
     assert dfa.forced(dfa.walk(dfa.start, b'"ab":')) == b" "
+
+
+def test_walk_kernels_cached_before_the_row_filler_changed_are_dropped():
+    """numba checks a cached kernel against its own file only: the walk kernels, which compile the
+    row filler in, drop their cache when `automaton/kernels.py` is newer (a stale one crashed)."""
+    import os
+    from pathlib import Path
+
+    from constrain.automaton import kernels as automaton_kernels
+    from constrain.index import kernels
+
+    cache = Path(kernels.__file__).parent / "__pycache__"
+    cache.mkdir(exist_ok=True)
+    source = Path(automaton_kernels.__file__).stat().st_mtime
+    stale, fresh = cache / "kernels.stale_probe-1.py311.nbi", cache / "kernels.fresh_probe-1.py311.nbi"
+    try:
+        for path, when in ((stale, source - 10), (fresh, source + 10)):
+            path.write_bytes(b"")
+            os.utime(path, (when, when))
+        kernels._drop_stale_cache()
+        assert not stale.exists() and fresh.exists()
+    finally:
+        stale.unlink(missing_ok=True)
+        fresh.unlink(missing_ok=True)

@@ -24,19 +24,24 @@ from .nfa import NFA
 
 DEAD = 0
 _NONE: frozenset[int] = frozenset()
+# rows reserved up front (1 MB): allocated, not written, so only the rows of states that exist take
+# memory, and most automata never copy their table to grow (a copy lands on one token: 60-250 us)
+RESERVED_ROWS = 1023
 
 
 class DFA:
     def __init__(self, nfa: NFA, max_states: int = 20_000):
         self.nfa = nfa
         self.max_states = max_states
-        self.table = np.full((64, 256), UNFILLED, dtype=np.int32)
-        self.accepting = np.zeros(64, dtype=bool)
+        rows = min(max_states + 1, RESERVED_ROWS)
+        self.table = np.empty((rows, 256), dtype=np.int32)  # a state's row is marked UNFILLED when it is added
+        self.accepting = np.empty(rows, dtype=bool)  # set when a state is added, like its row
         self._labels: dict[int, frozenset[int]] = {}  # of accepting states, filled by `labels`
         self._owners: dict[int, tuple[int, bytes] | None] = {}  # filled by `owner`
         self._forced: dict[int, bytes | None] = {}  # filled by `forced`
         self._pool = np.empty(1024, dtype=np.int32)  # state s: the sorted NFA states pool[at[s]:at[s + 1]]
-        self._at = np.zeros(65, dtype=np.int64)
+        self._at = np.empty(rows + 1, dtype=np.int64)
+        self._at[0] = 0
         self._slots = np.full(128, EMPTY, dtype=np.int32)  # hash table of the states reached by bytes
         self._meta = np.zeros(1, dtype=np.int64)  # the number of states
         self._starts: dict[bytes, int] = {}  # a start state's subset -> the state
@@ -201,14 +206,13 @@ class DFA:
         if status == FULL_POOL:
             self._pool = np.concatenate([self._pool, np.empty_like(self._pool)])
             return
-        rows = len(self.table)
-        table = np.empty((2 * rows, 256), dtype=np.int32)
-        table[:rows] = self.table
-        table[rows:, 0] = UNFILLED  # nothing reads a row before its first entry says it is filled
-        self.table = table
-        self.accepting = np.concatenate([self.accepting, np.zeros(rows, dtype=bool)])
-        self._at = np.concatenate([self._at, np.zeros(rows, dtype=np.int64)])
-        if 2 * len(self.table) > len(self._slots):
-            self._slots = np.full(4 * len(self.table), EMPTY, dtype=np.int32)
-            rehash_kernel(self.num_states, np.array(list(self._starts.values()), dtype=np.int64), self._pool,
-                          self._at, self._slots)
+        rows, n = len(self.table), self.num_states
+        if n + 1 >= rows:
+            table = np.empty((2 * rows, 256), dtype=np.int32)
+            table[:rows] = self.table
+            self.table = table
+            self.accepting = np.concatenate([self.accepting, np.empty(rows, dtype=bool)])
+            self._at = np.concatenate([self._at, np.empty(rows, dtype=np.int64)])
+        if 2 * (n + 1) > len(self._slots):
+            self._slots = np.full(4 * len(self._slots), EMPTY, dtype=np.int32)
+            rehash_kernel(n, np.array(list(self._starts.values()), dtype=np.int64), self._pool, self._at, self._slots)

@@ -89,6 +89,7 @@ def _intern(sub, hashed, label, pool, at, slots, table, accepting, meta, max_sta
         return FULL_POOL
     pool[end:end + sub.size] = sub
     at[n + 1] = end + sub.size
+    table[n, 0] = UNFILLED  # the row is reserved memory: mark it before anything reads it
     accepting[n] = False
     for x in sub:
         if label[x] >= 0:

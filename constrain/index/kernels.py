@@ -11,10 +11,29 @@ No `nogil` then: a walk writes into an automaton that other threads may be walki
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from numba import njit
 
+from ..automaton import kernels as automaton_kernels
 from ..automaton.kernels import ACCEPTING, TABLE, UNFILLED, fill_row
+
+
+def _drop_stale_cache() -> None:
+    """numba's on-disk cache of a function is checked against that function's own file only, and
+    these kernels compile `fill_row` in from `automaton/kernels.py`: their cached machine code is
+    dropped when that file is newer (else they would run an old row filler: wrong rows, or a crash)."""
+    source = Path(automaton_kernels.__file__).stat().st_mtime
+    for cached in (Path(__file__).parent / "__pycache__").glob("kernels.*.nb[ci]"):
+        try:
+            if cached.stat().st_mtime < source:
+                cached.unlink()
+        except OSError:  # another process dropped it first, or a read-only install: numba copes
+            pass
+
+
+_drop_stale_cache()
 
 
 @njit(cache=True)
