@@ -173,7 +173,7 @@ class CFGGrammar(CompiledGrammar):
     def _after_any(self, parse: ParseState, terminals: frozenset[int]) -> list[tuple[ParseState, int]]:
         """`_after` for a text all of `terminals` match: the parser's readings merged in one state."""
         out = [(parse, self._start(parse, after_ignored=t)) for t in terminals & self.grammar.ignore]
-        after = parse.scan_any(terminals & parse.allowed)  # a state may complete thousands of terminals
+        after = parse.scan_any(terminals & parse.allowed)
         if after is not None:
             out.append((after, self._start(after)))
         return out
