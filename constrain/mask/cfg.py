@@ -55,7 +55,6 @@ class CFGGrammar(CompiledGrammar):
         self.parser = EarleyParser(grammar)
         self._trie = trie_of(vocab)
         self.dfa = DFA(nfa.build_union([t.pattern for t in grammar.terminals], max_nfa_states), max_lexer_states)
-        self._starts: dict[frozenset[int], int] = {}  # expected terminals -> their start state
         self._start_of: dict[tuple[frozenset[int], int | None], int] = {}  # (parse.allowed, repeat) -> start
         self._start_states: set[int] = set()
         # walks below the same trie nodes from the same lexer state are shared, whichever path led
@@ -109,9 +108,8 @@ class CFGGrammar(CompiledGrammar):
             allowed = np.unique(np.concatenate(ids)).astype(np.int64) if ids else np.zeros(0, dtype=np.int64)
             if not is_dense(allowed.size, self.vocab.size):
                 return allowed  # int64: scatters fastest
-            dense.append(np.zeros(self.vocab.size, dtype=bool))
-        out = dense[0].copy()
-        for more in dense[1:]:
+        out = np.zeros(self.vocab.size, dtype=bool)
+        for more in dense:
             out |= more
         if ids:
             out[np.concatenate(ids)] = True
@@ -152,11 +150,8 @@ class CFGGrammar(CompiledGrammar):
             key = parse.allowed | self.grammar.ignore
             if repeat is not None:
                 key = key - {repeat} | (parse.allowed & {repeat})
-            start = self._starts.get(key)
-            if start is None:
-                start = self._starts[key] = self.dfa.start_for(sorted(key))
-                self._start_states.add(start)
-            self._start_of[parse.allowed, repeat] = start
+            start = self._start_of[parse.allowed, repeat] = self.dfa.start_for(sorted(key))  # one per subset
+            self._start_states.add(start)
         return start
 
     def _after(self, parse: ParseState, terminal: int) -> list[tuple[ParseState, int]]:
