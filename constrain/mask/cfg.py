@@ -105,9 +105,9 @@ class CFGGrammar(CompiledGrammar):
         if self.is_accepting(state):
             ids.append(np.array([self.vocab.eos_token_id]))
         if not dense:
-            allowed = np.unique(np.concatenate(ids)).astype(np.int64) if ids else np.zeros(0, dtype=np.int64)
+            allowed = np.concatenate(ids).astype(np.int64) if ids else np.zeros(0, dtype=np.int64)
             if not is_dense(allowed.size, self.vocab.size):
-                return allowed  # int64: scatters fastest
+                return allowed  # int64: scatters fastest; a token reached twice is set twice
         out = np.zeros(self.vocab.size, dtype=bool)
         for more in dense:
             out |= more

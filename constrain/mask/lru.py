@@ -1,5 +1,9 @@
-"""Caches bounded in bytes, least recently used out: a grammar's masks by state, its trie walks, and
-the walks shared by every grammar over one vocabulary (`walks.SharedWalks`)."""
+"""Caches bounded in bytes, oldest entry out: a grammar's masks by state, its trie walks, and the
+walks shared by every grammar over one vocabulary (`walks.SharedWalks`).
+
+Why oldest rather than least recently used: a lookup is on the per-token path (ten per new state),
+and a plain dict's own `get` costs no Python frame; an entry evicted while still in use is computed
+once more, which only happens once the cache holds its whole budget."""
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -23,23 +27,18 @@ class BoundedCache:
         self.max_bytes = max_bytes
         self.nbytes = 0
         self._size = size
-        self._entries: OrderedDict[Any, Any] = OrderedDict()
-
-    def get(self, key: Any) -> Any | None:
-        value = self._entries.get(key)
-        if value is not None:
-            self._entries.move_to_end(key)
-        return value
+        self._entries: OrderedDict[Any, Any] = OrderedDict()  # in insertion order
+        self.get = self._entries.get  # value or None
 
     def put(self, key: Any, value: Any) -> None:
-        old = self._entries.pop(key, None)
+        entries = self._entries
+        old = entries.pop(key, None)
         if old is not None:
             self.nbytes -= self._size(old)
-        self._entries[key] = value
+        entries[key] = value
         self.nbytes += self._size(value)
-        while self.nbytes > self.max_bytes and len(self._entries) > 1:
-            _, old = self._entries.popitem(last=False)
-            self.nbytes -= self._size(old)
+        while self.nbytes > self.max_bytes and len(entries) > 1:
+            self.nbytes -= self._size(entries.popitem(last=False)[1])
 
     def __len__(self) -> int:
         return len(self._entries)
