@@ -47,6 +47,7 @@ class DFA:
         self._starts: dict[bytes, int] = {}  # a start state's subset -> the state
         self._mark = np.zeros(nfa.size, dtype=bool)  # the kernels' scratch, all False between calls
         self._queue = np.empty(nfa.size, dtype=np.int32)
+        self._set_arrays()
         self._intern(np.zeros(0, dtype=np.int32), True)
         self.table[DEAD] = DEAD
         self.start = self._intern(self._closure([nfa.start]), True)
@@ -176,15 +177,6 @@ class DFA:
         can still accept."""
         return closure_kernel(np.asarray(states, dtype=np.int32), self.arrays)
 
-    @property
-    def arrays(self) -> tuple:
-        """What the compiled kernels take (`kernels.fill_row`): the NFA's arrays, the scratch, the
-        store, the state bound. Built on demand: growing replaces the store's arrays."""
-        n = self.nfa
-        return (n.edge_ptr, n.edge_lo, n.edge_hi, n.edge_to, n.eps_ptr, n.eps_to, n.keep, n.label, self._mark,
-                self._queue, self._pool, self._at, self._slots, self.table, self.accepting, self._meta,
-                self.max_states)
-
     def _intern(self, subset: np.ndarray, hashed: bool) -> int:
         """The state of `subset`, added when new (not `hashed`: a start state, never found by lookup)."""
         while (state := intern_kernel(subset, hashed, self.arrays)) < 0:
@@ -199,12 +191,21 @@ class DFA:
             self._grow(status)
             deadline.check()
 
+    def _set_arrays(self) -> None:
+        """`arrays`, what the compiled kernels take (`kernels.fill_row`): the NFA's arrays, the scratch,
+        the store, the state bound; set again whenever growing replaces an array of the store."""
+        n = self.nfa
+        self.arrays = (n.edge_ptr, n.edge_lo, n.edge_hi, n.edge_to, n.eps_ptr, n.eps_to, n.keep, n.label,
+                       self._mark, self._queue, self._pool, self._at, self._slots, self.table, self.accepting,
+                       self._meta, self.max_states)
+
     def _grow(self, status: int) -> None:
         """Make room for what a kernel found full (its FULL_* `status`); `LimitError` past the bound."""
         if status == TOO_MANY:
             raise LimitError("the automaton has too many states", "max_dfa_states", self.max_states)
         if status == FULL_POOL:
             self._pool = np.concatenate([self._pool, np.empty_like(self._pool)])
+            self._set_arrays()
             return
         rows, n = len(self.table), self.num_states
         if n + 1 >= rows:
@@ -216,3 +217,4 @@ class DFA:
         if 2 * (n + 1) > len(self._slots):
             self._slots = np.full(4 * len(self._slots), EMPTY, dtype=np.int32)
             rehash_kernel(n, np.array(list(self._starts.values()), dtype=np.int64), self._pool, self._at, self._slots)
+        self._set_arrays()

@@ -204,7 +204,11 @@ def _closure(parser: EarleyParser, position: int, seeds: list[Item], nesting: in
     waits on; all the items; the nonterminals they predict (their items come from a shared
     `Prediction`); and whether the whole input so far is a sentence (the augmented rule completed
     from the initial set). A completion merges its origin's shared `Completion` (`nesting`: how
-    many are being built around this one). `_TooBig` past `limit` items."""
+    many are being built around this one). `_TooBig` past `limit` items.
+
+    A merged completion that shares no item with this set so far (the usual case) is copied whole
+    at the end, in C (`dict(done.own)`), rather than symbol by symbol: it holds an item per property
+    still ahead of a long object, and this set only a few of its own."""
     rules, nullable, nt = parser.rules, parser.nullable, parser.num_terminals
     seen = set(seeds)
     agenda = list(seeds)
@@ -213,8 +217,9 @@ def _closure(parser: EarleyParser, position: int, seeds: list[Item], nesting: in
     accepting = False
     merged = False  # one shared completion per closure: two may overlap (a lattice of skippable
     # properties in several orders), and merging overlapping ones costs more than stepping items
+    whole: Completion | None = None  # merged without overlap: its items are added at the end
     while agenda:
-        if limit is not None and len(seen) > limit:
+        if limit is not None and len(seen) + (len(whole.items) if whole else 0) > limit:
             raise _TooBig
         item = agenda.pop()
         r, dot, origin = item
@@ -226,7 +231,7 @@ def _closure(parser: EarleyParser, position: int, seeds: list[Item], nesting: in
                 roots.add(symbol)
                 if symbol in nullable:
                     n = (r, dot + 1, origin)
-                    if n not in seen:
+                    if n not in seen and (whole is None or n not in whole.items):
                         seen.add(n)
                         agenda.append(n)
             continue
@@ -239,16 +244,23 @@ def _closure(parser: EarleyParser, position: int, seeds: list[Item], nesting: in
         done = origin.completion(lhs, nesting) if not merged else None
         if done is None:
             for n in origin._stepped(lhs):
-                if n not in seen:
+                if n not in seen and (whole is None or n not in whole.items):
                     seen.add(n)
                     agenda.append(n)
             continue
         merged = True
-        fresh = done.items - seen
-        seen |= fresh
-        whole = len(fresh) == len(done.items)
-        for symbol, items in done.own.items():
-            own.setdefault(symbol, []).extend(items if whole else [i for i in items if i in fresh])
         roots |= done.roots
         accepting = accepting or done.accepting
+        if seen.isdisjoint(done.items):
+            whole = done
+            continue
+        fresh = done.items - seen
+        seen |= fresh
+        for symbol, items in done.own.items():
+            own.setdefault(symbol, []).extend(i for i in items if i in fresh)
+    if whole is not None:
+        own, mine = dict(whole.own), own
+        for symbol, items in mine.items():
+            own[symbol] = own[symbol] + items if symbol in own else items
+        seen |= whole.items
     return own, seen, roots, accepting

@@ -54,6 +54,7 @@ class TokenTrie:
         self.more_ids = np.array([t for _, ids in shared for t in ids], dtype=np.int32)
         self.max_depth = int(self.depth.max(initial=0))
         self._local = threading.local()
+        self._arrays = (self.skip, self.depth, self.byte, self.token, self.more_ptr, self.more_ids)  # what kernels read
         self.plain = PlainTokens(tokens, usable, index) if plain else None
 
     def walk(self, dfa: DFA, nodes: np.ndarray, states: np.ndarray):
@@ -91,30 +92,33 @@ class TokenTrie:
         of `counted_by` (output k holds `counts[counted_by[k]]` values), then the blocked (node,
         state per side) buffers, with a stack per side; it returns its counts, the blocked count
         last."""
-        outputs, blocked, stacks = self._buffers(len(counted_by), len(todo) - 1)
+        sides = len(todo) - 1
+        buffers = self._buffers(len(counted_by), sides)
+        outputs, blocked = buffers[:len(counted_by)], buffers[len(counted_by):len(counted_by) + 1 + sides]
         todo = tuple(a.astype(np.int32, copy=False) for a in todo)
         parts: list[list[np.ndarray]] = []
         while True:
-            *counts, n_blocked = kernel(self.skip, self.depth, self.byte, self.token, self.more_ptr,
-                                        self.more_ids, dfa.arrays, *todo, *outputs, *blocked,
-                                        *stacks)
+            *counts, n_blocked = kernel(*self._arrays, dfa.arrays, *todo, *buffers)
             parts.append([out[:counts[c]].copy() for out, c in zip(outputs, counted_by)])
             if not n_blocked:
                 return tuple(parts[0]) if len(parts) == 1 else tuple(np.concatenate(col) for col in zip(*parts))
             todo = tuple(b[:n_blocked].copy() for b in blocked)
             dfa.ensure_rows(np.concatenate(todo[1:]))
 
-    def _buffers(self, outputs: int, sides: int) -> tuple[list[np.ndarray], ...]:
+    def _buffers(self, outputs: int, sides: int) -> tuple[np.ndarray, ...]:
         """Kernel buffers, one set per thread (walks run in any thread; one kernel at a time):
         `outputs` arrays with room for a value per trie node (or per token id), the blocked nodes and
         their state per side, and a per-depth state stack per side."""
-        pool = self._local.__dict__.setdefault("pool", [])
-        stacks = self._local.__dict__.setdefault("stacks", [])
-        while len(pool) < outputs + 1 + sides:
-            pool.append(np.empty(self.num_nodes + self.more_ids.size, dtype=np.int32))
-        while len(stacks) < sides:
-            stacks.append(np.empty(self.max_depth + 1, dtype=np.int32))
-        return pool[:outputs], pool[outputs:outputs + 1 + sides], stacks[:sides]
+        found = self._local.__dict__.get((outputs, sides))
+        if found is None:  # the kernels share one pool of arrays
+            pool = self._local.__dict__.setdefault("pool", [])
+            stacks = self._local.__dict__.setdefault("stacks", [])
+            while len(pool) < outputs + 1 + sides:
+                pool.append(np.empty(self.num_nodes + self.more_ids.size, dtype=np.int32))
+            while len(stacks) < sides:
+                stacks.append(np.empty(self.max_depth + 1, dtype=np.int32))
+            found = self._local.__dict__[outputs, sides] = tuple(pool[:outputs + 1 + sides]) + tuple(stacks[:sides])
+        return found
 
     def fill_allowed(self, dfa: DFA, state: int, out: np.ndarray) -> None:
         """Set `out[t]` for the tokens whose bytes, read from `state`, leave the automaton alive."""

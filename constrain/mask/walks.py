@@ -141,7 +141,8 @@ class SharedWalks:
 
     def __init__(self, max_bytes: int = SHARED_WALK_BYTES):
         self.walks = BoundedCache(max_bytes, size=lambda node: node.nbytes)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # for `put`: a lookup is one dict operation, atomic as it is
+        self.get = self.walks.get  # the walk of a key, or None
 
     @classmethod
     def of(cls, trie: TokenTrie) -> "SharedWalks":
@@ -150,10 +151,6 @@ class SharedWalks:
             if shared is None:
                 shared = cls._per_trie[trie] = cls()
             return shared
-
-    def get(self, key: tuple) -> LexNode | None:
-        with self._lock:
-            return self.walks.get(key)
 
     def put(self, key: tuple, node: LexNode) -> None:
         with self._lock:
