@@ -161,3 +161,30 @@ def test_a_terminal_continues_in_one_walk_below_its_nodes_unless_they_nest(smoll
             assert max(depths) > 2, depths
         for _, nodes in branches:  # none below another
             assert not (trie.skip[nodes[:-1]] > nodes[1:]).any()
+
+
+def test_walks_of_the_rest_of_a_literal_equal_automaton_walks(smollm2_vocab):
+    """Inside a property name only its rest can follow: that walk is one path down the trie per start
+    node (`LexNode.literal`), and it must hold exactly the tokens and end points a walk of the automaton
+    finds, from the root and from deeper nodes, for names whose UTF-8 bytes are split across tokens."""
+    grammar = compile_json_schema(_SCHEMA, smollm2_vocab)
+    trie, dfa = grammar._trie, grammar.dfa
+    below = np.flatnonzero(trie.depth == 1).astype(np.int32)  # every one-byte prefix: none below another
+    checked = 0
+    for k, terminal in enumerate(grammar.grammar.terminals):
+        name = terminal.name
+        if not (name.startswith('"') and name.endswith('"')):
+            continue
+        start = dfa.start_for([k])
+        text = name.encode() + dfa.forced(dfa.walk(start, name.encode()))  # the whole literal: `"name": `
+        for cut in range(len(text) + 1):
+            q = dfa.walk(start, text[:cut])
+            rest = dfa.forced(q)
+            if rest is None:
+                continue
+            for nodes in (ROOT, below):
+                literal = LexNode.literal(trie, nodes, rest, k, smollm2_vocab.size)
+                full = LexNode(trie, dfa, nodes, q, smollm2_vocab.size)
+                assert _content(literal) == _content(full), (name, cut, nodes.size)
+                checked += 1
+    assert checked > 100

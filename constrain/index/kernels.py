@@ -171,6 +171,39 @@ def difference_kernel(skip, depth, byte, token, more_ptr, more_ids, automaton, s
 
 
 @njit(cache=True)
+def literal_kernel(skip, byte, token, more_ptr, more_ids, start_nodes, text, tokens, ends):  # pragma: no cover - compiled
+    """The walk of a state that has one text left to read (the rest of a literal): below each start
+    node, follow the child spelling the next byte of `text`. The tokens on that path are allowed, and
+    the node spelling all of `text` is where the literal ends (a branch point; with an empty text, the
+    start node itself). No automaton: the text decides it all. Returns the token and end counts."""
+    n_tok = 0
+    n_end = 0
+    for k in range(start_nodes.shape[0]):
+        node = start_nodes[k]
+        d = 0
+        while d < text.shape[0]:
+            child = node + 1
+            end = skip[node]
+            while child < end and byte[child] < text[d]:  # children in byte order, each subtree skipped
+                child = skip[child]
+            if child == end or byte[child] != text[d]:
+                break
+            node = child
+            d += 1
+            t = token[node]
+            tokens[n_tok] = t
+            n_tok += t >= 0
+            if t < -1:
+                for j in range(more_ptr[-t - 2], more_ptr[-t - 1]):
+                    tokens[n_tok] = more_ids[j]
+                    n_tok += 1
+        if d == text.shape[0]:
+            ends[n_end] = node
+            n_end += 1
+    return n_tok, n_end
+
+
+@njit(cache=True)
 def group_kernel(nodes, states):  # pragma: no cover - compiled
     """Group branch points by the state they were reached in: returns the nodes sorted by state then
     node, where each state's run starts (plus the end), and each run's state."""

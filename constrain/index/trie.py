@@ -20,7 +20,7 @@ import numpy as np
 
 from ..cache import once_per
 from ..automaton.dfa import DFA
-from .kernels import difference_kernel, walk_kernel
+from .kernels import difference_kernel, literal_kernel, walk_kernel
 
 ROOT = np.zeros(1, dtype=np.int32)  # the root node, where every token starts
 # plain tokens: printable ASCII but the quote and the backslash, up to 16 bytes (97% of SmolLM2's)
@@ -77,6 +77,15 @@ class TokenTrie:
             return tokens, True, plain.node[at], at_states
         tokens, at, at_states = self._resume(walk_kernel, dfa, (nodes, states), (0, 1, 1))
         return tokens, False, at, at_states
+
+    def literal(self, nodes: np.ndarray, text: bytes) -> tuple[np.ndarray, np.ndarray]:
+        """The walk below `nodes` of a state with only `text` left to read: the ids of the tokens
+        that spell a prefix of it, and the nodes where it ends (branch points). Needs no automaton."""
+        tokens, ends, _ = self._buffers(2, 0)
+        n_tok, n_end = literal_kernel(self.skip, self.byte, self.token, self.more_ptr, self.more_ids,
+                                      nodes.astype(np.int32, copy=False), np.frombuffer(text, dtype=np.uint8),
+                                      tokens, ends)
+        return tokens[:n_tok].copy(), ends[:n_end].copy()
 
     def difference(self, dfa: DFA, nodes: np.ndarray, q: np.ndarray, r: np.ndarray):
         """How the walk below `nodes` from states `q` differs from the one from states `r`: the

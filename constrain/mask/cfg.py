@@ -227,14 +227,15 @@ class CFGGrammar(CompiledGrammar):
 
     def _walk(self, q: int, nodes: np.ndarray, relative: bool = True) -> LexNode:
         """The walk below trie `nodes` (none below another) from lexer state `q`: this grammar's cached
-        one, else the one shared across grammars when `q` lies inside one terminal, else a new walk
+        one, else the one shared across grammars when `q` lies inside one terminal, else a new walk:
+        a path down the trie when one text is left to read, else a walk of the automaton
         (`relative`: computed from a similar state's walk where there is one)."""
         key = (q, nodes.tobytes())
         node = self._walks.get(key)
         if node is not None:
             return node
         owner = self.dfa.owner(q)
-        shared_key = None
+        rest = shared_key = None
         if owner is not None:  # shared by where it is inside the terminal, or by what is left of a literal
             k, subset = owner
             rest = self.dfa.forced(q)
@@ -244,12 +245,15 @@ class CFGGrammar(CompiledGrammar):
                 node = base.with_terminal(k)
                 self._walks.put(key, node)
                 return node
-        r = self._reference(q, nodes) if relative else DEAD
-        base = self._walk(r, nodes, relative=False) if r != DEAD else None
-        if base is not None and base.dense is not None:
-            node = LexNode.relative(base, self._trie, self.dfa, nodes, q, r)
+        if rest is not None:
+            node = LexNode.literal(self._trie, nodes, rest, k, self.vocab.size)
         else:
-            node = LexNode(self._trie, self.dfa, nodes, q, self.vocab.size)
+            r = self._reference(q, nodes) if relative else DEAD
+            base = self._walk(r, nodes, relative=False) if r != DEAD else None
+            if base is not None and base.dense is not None:
+                node = LexNode.relative(base, self._trie, self.dfa, nodes, q, r)
+            else:
+                node = LexNode(self._trie, self.dfa, nodes, q, self.vocab.size)
         self._walks.put(key, node)
         if shared_key is not None:
             self._shared.put(shared_key, node)

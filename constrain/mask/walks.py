@@ -64,6 +64,16 @@ class LexNode:
         node.branches = _layers(trie, {t: at for t, at in ends.items() if at.size})
         return node
 
+    @classmethod
+    def literal(cls, trie: TokenTrie, nodes: np.ndarray, text: bytes, terminal: int, vocab_size: int) -> "LexNode":
+        """The walk below `nodes` of a state inside `terminal` with only `text` left to read (the rest
+        of a property name): one path down the trie per node (`TokenTrie.literal`), no automaton."""
+        node = cls.__new__(cls)
+        tokens, ends = trie.literal(nodes, text)
+        node._set_tokens(tokens, None, vocab_size)
+        node.branches = [(terminal, ends)] if ends.size else []
+        return node
+
     def _set_tokens(self, tokens: np.ndarray, plain: np.ndarray | None, vocab_size: int) -> None:
         """`tokens`, plus the tokens of the mask `plain` if given (then nearly the whole vocabulary)."""
         self.tokens = tokens
