@@ -94,10 +94,15 @@ class DFA:
         of a literal, such as a property name's `e": `), up to `max_length` bytes; else None."""
         if state in self._forced:
             return self._forced[state]
-        out = np.empty(max_length, dtype=np.uint8)
-        while (found := forced_kernel(state, out, self.arrays))[0] < 0:
+        out, states = np.empty(max_length, dtype=np.uint8), np.empty(max_length + 1, dtype=np.int32)
+        while (found := forced_kernel(state, out, states, self.arrays))[0] < 0:
             self._grow(found[0])
-        rest = self._forced[state] = out[:found[1]].tobytes() if found[1] >= 0 else None
+        if found[1] < 0:
+            self._forced[state] = None
+            return None
+        rest = out[:found[1]].tobytes()
+        for i, s in enumerate(states[:found[1] + 1].tolist()):  # each state on the way: what is left of it
+            self._forced[s] = rest[i:]
         return rest
 
     def is_accepting(self, state: int) -> bool:

@@ -307,10 +307,10 @@ def run_kernel(state, data, i, until_complete, automaton):  # pragma: no cover -
 
 
 @njit(cache=True)
-def forced_kernel(state, out, automaton):  # pragma: no cover - compiled
+def forced_kernel(state, out, states, automaton):  # pragma: no cover - compiled
     """Whether `state` has one completion only (the rest of a literal): (0, its length, its bytes in
-    `out`), (0, -1, _) when it has several or a longer one than `out` holds, or (a FULL_* code, _, _)
-    when a row could not be filled."""
+    `out`, the states along it in `states`, the last one complete), (0, -1, _) when it has several
+    or a longer one than `out` holds, or (a FULL_* code, _, _) when a row could not be filled."""
     table, accepting = automaton[TABLE], automaton[ACCEPTING]
     n = 0
     while True:
@@ -318,6 +318,7 @@ def forced_kernel(state, out, automaton):  # pragma: no cover - compiled
             status = fill_row(state, automaton)
             if status < 0:
                 return status, 0
+        states[n] = state
         live = -1
         count = 0
         for b in range(256):
