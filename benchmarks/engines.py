@@ -19,6 +19,7 @@ import json
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import torch
 
 from constrain import compile_regex, deadline
@@ -80,12 +81,14 @@ class _BitmaskCursor(Cursor):
 # ---------------------------------------------------------------- constrain
 
 class _ConstrainCursor(Cursor):
+    """A cursor over one reused bool row, filled in place like the peers' bitmasks."""
+
     def __init__(self, compiled):
         self.matcher = compiled.matcher()
-        self.mask: torch.Tensor | None = None
+        self.mask = np.zeros(compiled.vocab.size, dtype=bool)
 
     def fill(self) -> None:
-        self.mask = self.matcher.mask()
+        self.matcher.fill_mask(self.mask)
 
     def allowed(self, token_id: int) -> bool:
         return bool(self.mask[token_id])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import numpy as np
 import torch
 
 
@@ -30,6 +31,12 @@ class CompiledGrammar:
     def mask_for(self, state: Any) -> torch.Tensor:
         """Bool tensor of `vocab.size`: tokens allowed in `state`, EOS included where it may end."""
         raise NotImplementedError
+
+    def fill_mask(self, state: Any, out: np.ndarray) -> None:
+        """Write `mask_for(state)` into `out`, a bool array of at least `vocab.size` (columns past the
+        vocabulary, a padded lm head, are cleared): the caller reuses one buffer, so no mask is
+        allocated per token."""
+        copy_mask(self.mask_for(state), out)
 
     def step(self, state: Any, token_id: int) -> Any | None:
         """The state after one (non-EOS) token, or None if the token is not allowed."""
@@ -67,6 +74,14 @@ class Matcher:
         if self.budget is None:
             return mask
         return self._completions.narrow(self._state, mask, self.remaining, self._current_plan)
+
+    def fill_mask(self, out: np.ndarray) -> None:
+        """`mask()` written into `out`, a reused bool array of at least the vocabulary's size (columns
+        past it are cleared), as xgrammar's and llguidance's matchers fill a caller's bitmask row."""
+        if self._terminated or self.budget is not None:
+            copy_mask(self.mask(), out)
+        else:
+            self.grammar.fill_mask(self._state, out)
 
     def advance(self, token_id: int) -> bool:
         """Consume one token; return False (state unchanged) if it is not allowed."""
@@ -148,3 +163,11 @@ class Matcher:
         mask = torch.zeros(self.grammar.vocab.size, dtype=torch.bool)
         mask[self.grammar.vocab.eos_token_id] = True
         return mask
+
+
+def copy_mask(mask: torch.Tensor | np.ndarray, out: np.ndarray) -> None:
+    """`mask` into the front of `out`, the rest of `out` cleared."""
+    size = mask.shape[0]
+    out[:size] = mask.numpy() if isinstance(mask, torch.Tensor) else mask
+    if out.shape[0] > size:
+        out[size:] = False

@@ -249,3 +249,31 @@ def test_padded_vocabulary_masks_padding_out(smollm2_tokenizer):
     mask = grammar.matcher().mask()
     assert mask.shape == (len(smollm2_tokenizer) + 64,)
     assert not mask[len(smollm2_tokenizer):].any()
+
+
+@pytest.mark.parametrize("budget", [None, 40])
+def test_filled_masks_equal_masks(budget, smollm2_vocab, smollm2_tokenizer):
+    """`Matcher.fill_mask` writes exactly `mask()` into a reused row, wider than the vocabulary and
+    dirty from the last step: sparse states (a key), dense ones (inside a string), a regex, after
+    EOS, and with a budget narrowing the mask."""
+    import json
+
+    import numpy as np
+
+    from constrain import compile_json_schema
+
+    schema = {"type": "object", "properties": {"name": {"type": "string"}, "n": {"type": "integer"}},
+              "required": ["name", "n"]}
+    cases = [(compile_json_schema(schema, smollm2_vocab), json.dumps({"name": "Ada é", "n": 12})),
+             (compile_regex(r"[a-z]+@[a-z]+\.com", smollm2_vocab), "ada@example.com")]
+    for grammar, text in cases:
+        matcher = grammar.matcher(budget=budget)
+        row = np.ones(smollm2_vocab.size + 64, dtype=bool)  # a padded lm head, dirty
+        for tid in smollm2_tokenizer.encode(text, add_special_tokens=False) + [smollm2_vocab.eos_token_id]:
+            matcher.fill_mask(row)
+            mask = matcher.mask().numpy()
+            assert np.array_equal(row[:mask.size], mask) and not row[mask.size:].any()
+            assert matcher.advance(tid)
+            row[:] = True
+        matcher.fill_mask(row)  # after EOS: EOS only
+        assert np.flatnonzero(row).tolist() == [smollm2_vocab.eos_token_id]

@@ -1,6 +1,7 @@
 """The transformers adapter: a `LogitsProcessor` that applies one matcher's mask per batch row."""
 from __future__ import annotations
 
+import numpy as np
 import torch
 from transformers import LogitsProcessor
 
@@ -13,11 +14,15 @@ def apply_masks(scores: torch.Tensor, masks: list[torch.Tensor]) -> torch.Tensor
     (a padded lm head) are disallowed too."""
     stacked = torch.stack(masks)
     width = scores.shape[-1]
+    check_width(stacked.shape[1], width)
     if stacked.shape[1] < width:
         stacked = torch.nn.functional.pad(stacked, (0, width - stacked.shape[1]), value=False)
-    elif stacked.shape[1] > width:
-        raise GenerationError(f"the vocabulary has {stacked.shape[1]} tokens but the logits only {width}")
     return scores.masked_fill(~stacked.to(scores.device), float("-inf"))
+
+
+def check_width(vocab_size: int, width: int) -> None:
+    if vocab_size > width:
+        raise GenerationError(f"the vocabulary has {vocab_size} tokens but the logits only {width}")
 
 
 class ConstrainedLogitsProcessor(LogitsProcessor):
@@ -33,6 +38,7 @@ class ConstrainedLogitsProcessor(LogitsProcessor):
     def __init__(self, matchers: Matcher | list[Matcher]):
         self.matchers = [matchers] if isinstance(matchers, Matcher) else list(matchers)
         self._started = False
+        self._allowed = np.zeros((0, 0), dtype=bool)  # [rows, width], each row filled in place per step
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         rows = input_ids.shape[0]
@@ -44,7 +50,13 @@ class ConstrainedLogitsProcessor(LogitsProcessor):
                 raise GenerationError(f"{len(self.matchers)} matchers for a batch of {rows} rows")
         else:
             self._consume(input_ids)
-        return apply_masks(scores, [m.mask() for m in self.matchers])
+        width = scores.shape[-1]
+        check_width(max(m.grammar.vocab.size for m in self.matchers), width)
+        if self._allowed.shape != (rows, width):
+            self._allowed = np.zeros((rows, width), dtype=bool)
+        for matcher, row in zip(self.matchers, self._allowed):
+            matcher.fill_mask(row)
+        return scores.masked_fill(~torch.from_numpy(self._allowed).to(scores.device), float("-inf"))
 
     def _consume(self, input_ids: torch.LongTensor) -> None:
         newest = input_ids[:, -1].tolist()

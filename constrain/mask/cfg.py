@@ -35,7 +35,7 @@ from ..errors import GrammarError, LimitError
 from ..grammar.cfg import Grammar
 from ..grammar.earley import EarleyParser, ParseState
 from ..index.trie import ROOT, trie_of
-from ..matcher import CompiledGrammar
+from ..matcher import CompiledGrammar, copy_mask
 from .lru import BoundedCache
 from .walks import LexNode, SharedWalks, is_dense
 
@@ -82,21 +82,34 @@ class CFGGrammar(CompiledGrammar):
         return any(self._config_accepts(*config) for config in state)
 
     def mask_for(self, state: tuple[Config, ...]) -> torch.Tensor:
+        cached = self._cached_mask(state)
+        if cached.dtype == bool:
+            return torch.from_numpy(cached)
+        out = np.zeros(self.vocab.size, dtype=bool)  # numpy: a torch scatter this small costs 50x more
+        out[cached] = True
+        return torch.from_numpy(out)
+
+    def fill_mask(self, state: tuple[Config, ...], out: np.ndarray) -> None:
+        cached = self._cached_mask(state)
+        if cached.dtype == bool:
+            copy_mask(cached, out)
+        else:
+            out[:] = False
+            out[cached] = True
+
+    def _cached_mask(self, state: tuple[Config, ...]) -> np.ndarray:
+        """The state's mask as a bool array when many tokens are allowed (inside a string; few such
+        states, met again and again), else as the allowed ids (a few bytes instead of a vocabulary's)."""
         with self._lock:
             cached = self._masks.get(state)
             if cached is None:
                 cached = self._compute_mask(state)
                 self._masks.put(state, cached)
-        if isinstance(cached, torch.Tensor):
-            return cached
-        out = np.zeros(self.vocab.size, dtype=bool)  # numpy: a torch scatter this small costs 50x more
-        out[cached] = True
-        return torch.from_numpy(out)
+        return cached
 
-    def _compute_mask(self, state: tuple[Config, ...]) -> torch.Tensor | np.ndarray:
-        """The mask to cache: the tensor itself when many tokens are allowed (inside a string; few
-        such states, met again and again), else the allowed ids (a few bytes instead of a vocabulary's).
-        The walks' token ids are gathered and scattered once, not once per walk."""
+    def _compute_mask(self, state: tuple[Config, ...]) -> np.ndarray:
+        """The mask to cache (`_cached_mask`). The walks' token ids are gathered and scattered once,
+        not once per walk."""
         dense: list[np.ndarray] = []
         ids: list[np.ndarray] = []
         seen: dict[tuple[int, int], ParseState] = {}
@@ -114,7 +127,7 @@ class CFGGrammar(CompiledGrammar):
         if ids:
             out[np.concatenate(ids)] = True
         if is_dense(int(np.count_nonzero(out)), self.vocab.size):
-            return torch.from_numpy(out)
+            return out
         return np.flatnonzero(out)
 
     def step(self, state: tuple[Config, ...], token_id: int) -> tuple[Config, ...] | None:
