@@ -39,10 +39,12 @@ class DFA:
         self._labels: dict[int, frozenset[int]] = {}  # of accepting states, filled by `labels`
         self._owners: dict[int, tuple[int, bytes] | None] = {}  # filled by `owner`
         self._forced: dict[int, bytes | None] = {}  # filled by `forced`
-        self._pool = np.empty(1024, dtype=np.int32)  # state s: the sorted NFA states pool[at[s]:at[s + 1]]
+        # sized for the reserved rows, so a walk is rarely stopped to grow them (each stop costs a
+        # second kernel run on that token); `np.empty` pages cost memory only once written
+        self._pool = np.empty(16 * RESERVED_ROWS, dtype=np.int32)  # state s: the sorted NFA states pool[at[s]:at[s + 1]]
         self._at = np.empty(rows + 1, dtype=np.int64)
         self._at[0] = 0
-        self._slots = np.full(128, EMPTY, dtype=np.int32)  # hash table of the states reached by bytes
+        self._slots = np.full(2 * (RESERVED_ROWS + 1), EMPTY, dtype=np.int32)  # hash table of the states reached by bytes
         self._meta = np.zeros(1, dtype=np.int64)  # the number of states
         self._starts: dict[bytes, int] = {}  # a start state's subset -> the state
         self._mark = np.zeros(nfa.size, dtype=bool)  # the kernels' scratch, all False between calls
