@@ -103,13 +103,18 @@ def _with_starts(dfa: DFA, starts: np.ndarray, state: int, nodes: np.ndarray,
     descendants only)."""
     if not dfa.accepting[state]:
         return nodes, states
-    return np.concatenate([starts, nodes]), np.concatenate([np.full(starts.size, state, dtype=states.dtype), states])
+    at_starts = np.full(starts.size, state, dtype=states.dtype)
+    if not nodes.size:
+        return starts, at_starts
+    return np.concatenate([starts, nodes]), np.concatenate([at_starts, states])
 
 
 def _ends(dfa: DFA, nodes: np.ndarray, states: np.ndarray) -> dict[int, np.ndarray]:
     """Each terminal's branch points (sorted) among `nodes`, reached in `states`."""
     if not nodes.size:
         return {}
+    if nodes.size == 1:
+        return {t: nodes for t in dfa.labels(int(states[0]))}
     nodes, cuts, run_states = group_kernel(nodes, states)
     cuts = cuts.tolist()
     return _by_terminal([(t, nodes[cuts[k]:cuts[k + 1]]) for k, state in enumerate(run_states.tolist())
