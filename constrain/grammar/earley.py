@@ -110,12 +110,14 @@ class Completion:
     """What completing a nonterminal that started in a set adds to a later set: the items waiting on
     it there, stepped over it, closed (`_closure`): the items by the symbol each waits on, all the
     items (to merge without duplicates), the nonterminals they predict, whether one is the start
-    rule completed."""
+    rule completed, the terminals they wait on."""
 
-    __slots__ = ("own", "items", "roots", "accepting")
+    __slots__ = ("own", "items", "roots", "accepting", "terminals")
 
-    def __init__(self, own: dict[int, list[Item]], items: set[Item], roots: set[int], accepting: bool):
+    def __init__(self, own: dict[int, list[Item]], items: set[Item], roots: set[int], accepting: bool,
+                 terminals: frozenset[int]):
         self.own, self.items, self.roots, self.accepting = own, frozenset(items), frozenset(roots), accepting
+        self.terminals = terminals
 
 
 class ParseState:
@@ -125,9 +127,9 @@ class ParseState:
         self.parser = parser
         self.position = position  # terminals read: every origin set has a smaller one
         self._completions: dict[int, Completion | None] = {}  # None: being built
-        self.own, _, roots, self.accepting = _closure(parser, position, seeds, 0)  # symbol -> items waiting on it
+        self.own, _, roots, self.accepting, terminals = _closure(parser, position, seeds, 0)  # symbol -> items waiting on it
         self.predicted = parser.prediction(frozenset(roots))
-        self.allowed = frozenset(s for s in self.own if s < parser.num_terminals) | self.predicted.terminals
+        self.allowed = terminals | self.predicted.terminals
         self._next: dict[int | frozenset[int], ParseState | None] = {}  # by terminal, or set of them
 
     def scan(self, terminal: int) -> "ParseState | None":
@@ -199,12 +201,12 @@ class _TooBig(Exception):
 
 
 def _closure(parser: EarleyParser, position: int, seeds: list[Item], nesting: int, limit: int | None = None
-             ) -> tuple[dict[int, list[Item]], set[Item], set[int], bool]:
+             ) -> tuple[dict[int, list[Item]], set[Item], set[int], bool, frozenset[int]]:
     """Complete from `seeds`: the items that read something before this set, by the symbol each
     waits on; all the items; the nonterminals they predict (their items come from a shared
-    `Prediction`); and whether the whole input so far is a sentence (the augmented rule completed
-    from the initial set). A completion merges its origin's shared `Completion` (`nesting`: how
-    many are being built around this one). `_TooBig` past `limit` items.
+    `Prediction`); whether the whole input so far is a sentence (the augmented rule completed
+    from the initial set); the terminals the items wait on. A completion merges its origin's shared
+    `Completion` (`nesting`: how many are being built around this one). `_TooBig` past `limit` items.
 
     A merged completion that shares no item with this set so far (the usual case) is copied whole
     at the end, in C (`dict(done.own)`), rather than symbol by symbol: it holds an item per property
@@ -258,9 +260,11 @@ def _closure(parser: EarleyParser, position: int, seeds: list[Item], nesting: in
         seen |= fresh
         for symbol, items in done.own.items():
             own.setdefault(symbol, []).extend(i for i in items if i in fresh)
+    terminals = frozenset(s for s in own if s < nt)
     if whole is not None:
         own, mine = dict(whole.own), own
         for symbol, items in mine.items():
             own[symbol] = own[symbol] + items if symbol in own else items
         seen |= whole.items
-    return own, seen, roots, accepting
+        terminals |= whole.terminals
+    return own, seen, roots, accepting, terminals
