@@ -64,7 +64,8 @@ class TokenTrie:
         Returns the ids of the tokens that end at a surviving node, whether every plain token is
         allowed besides those (`plain`: then the plain ids are left out of the list, a bool mask of
         them is `self.plain.mask`), and the surviving nodes where the automaton accepts with their
-        states (branch points). The start nodes themselves are not reported. Rows of the lazily
+        states (branch points); the arrays may be views of this thread's kernel buffers, valid until
+        its next walk (copy what is kept). The start nodes themselves are not reported. Rows of the lazily
         built automaton are filled by the kernel as the walk reaches them (when the automaton's
         store is full, it stops there; the walk resumes once it grew).
         From the root, in a state that every plain text keeps alive and inside its terminal (mid-
@@ -90,7 +91,8 @@ class TokenTrie:
     def difference(self, dfa: DFA, nodes: np.ndarray, q: np.ndarray, r: np.ndarray):
         """How the walk below `nodes` from states `q` differs from the one from states `r`: the
         tokens only `q` allows, the tokens only `r` allows, and the branch points (nodes, states) of
-        each side among the nodes where the two differ. Cheap when `q` and `r` mostly agree."""
+        each side among the nodes where the two differ (views, as `walk`'s). Cheap when `q` and `r`
+        mostly agree."""
         return self._resume(difference_kernel, dfa, (nodes, q, r), (0, 1, 2, 2, 3, 3))
 
     def _resume(self, kernel, dfa: DFA, todo: tuple[np.ndarray, ...], counted_by: tuple[int, ...]
@@ -100,7 +102,8 @@ class TokenTrie:
         grows the store) and start again from them. The kernel fills one output buffer per entry
         of `counted_by` (output k holds `counts[counted_by[k]]` values), then the blocked (node,
         state per side) buffers, with a stack per side; it returns its counts, the blocked count
-        last."""
+        last. One run's outputs are views of the buffers (a big walk's ids would cost a copy, and
+        its allocation page faults); several runs' are joined into new arrays."""
         sides = len(todo) - 1
         buffers = self._buffers(len(counted_by), sides)
         outputs, blocked = buffers[:len(counted_by)], buffers[len(counted_by):len(counted_by) + 1 + sides]
@@ -108,9 +111,10 @@ class TokenTrie:
         parts: list[list[np.ndarray]] = []
         while True:
             *counts, n_blocked = kernel(*self._arrays, dfa.arrays, *todo, *buffers)
-            parts.append([out[:counts[c]].copy() for out, c in zip(outputs, counted_by)])
+            parts.append([out[:counts[c]] for out, c in zip(outputs, counted_by)])
             if not n_blocked:
                 return tuple(parts[0]) if len(parts) == 1 else tuple(np.concatenate(col) for col in zip(*parts))
+            parts[-1] = [part.copy() for part in parts[-1]]  # the next run reuses the buffers
             todo = tuple(b[:n_blocked].copy() for b in blocked)
             dfa.ensure_rows(np.concatenate(todo[1:]))
 

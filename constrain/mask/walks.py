@@ -75,13 +75,15 @@ class LexNode:
         return node
 
     def _set_tokens(self, tokens: np.ndarray, plain: np.ndarray | None, vocab_size: int) -> None:
-        """`tokens`, plus the tokens of the mask `plain` if given (then nearly the whole vocabulary)."""
-        self.tokens = tokens
+        """`tokens` (maybe a view of a walk's buffer: copied if kept), plus the tokens of the mask
+        `plain` if given (then nearly the whole vocabulary)."""
         self.dense = None  # many tokens (inside a string, say): OR-ing a bool mask beats scattering ids
         if plain is not None or is_dense(tokens.size, vocab_size):
             self.dense = plain.copy() if plain is not None else np.zeros(vocab_size, dtype=bool)
             self.dense[tokens] = True
-            self.tokens = np.zeros(0, dtype=tokens.dtype)  # not tokens[:0]: a view would pin the ids
+            self.tokens = np.zeros(0, dtype=tokens.dtype)
+        else:
+            self.tokens = tokens.copy()
 
     def with_terminal(self, terminal: int) -> "LexNode":
         """This walk (of a one-terminal state) with its branch points labelled `terminal`."""
@@ -114,7 +116,7 @@ def _ends(dfa: DFA, nodes: np.ndarray, states: np.ndarray) -> dict[int, np.ndarr
     if not nodes.size:
         return {}
     if nodes.size == 1:
-        return {t: nodes for t in dfa.labels(int(states[0]))}
+        return {t: nodes.copy() for t in dfa.labels(int(states[0]))}  # `nodes` may be a walk's buffer
     nodes, cuts, run_states = group_kernel(nodes, states)
     cuts = cuts.tolist()
     return _by_terminal([(t, nodes[cuts[k]:cuts[k + 1]]) for k, state in enumerate(run_states.tolist())
