@@ -187,9 +187,17 @@ class CFGGrammar(CompiledGrammar):
         return out
 
     def _config_accepts(self, parse: ParseState, q: int) -> bool:
+        """Whether the output may end in this configuration: its terminal ends here (`_after_any`)
+        and the parse after it accepts."""
         if q in self._start_states:
             return parse.accepting
-        return any(after.accepting for after, _ in self._after_any(parse, self.dfa.labels(q)))
+        labels = self.dfa.labels(q)
+        if not labels:
+            return False
+        if parse.accepting and not labels.isdisjoint(self.grammar.ignore):
+            return True  # an ignored terminal ends: the parse is unchanged
+        after = parse.scan_any(labels & parse.allowed)
+        return after is not None and after.accepting
 
     def _read(self, configs: list[Config], data: bytes) -> list[Config]:
         """The configurations after `data`. A lone configuration reads in compiled code up to where
