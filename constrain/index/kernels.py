@@ -190,7 +190,7 @@ def literal_kernel(skip, byte, token, more_ptr, more_ids, start_nodes, text, tok
                 break
             node = child
             d += 1
-            t = token[node]
+            t = token[node]  # as in walk_kernel (a shared helper made the walk's inner loop slower)
             tokens[n_tok] = t
             n_tok += t >= 0
             if t < -1:
