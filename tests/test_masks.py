@@ -277,3 +277,7 @@ def test_filled_masks_equal_masks(budget, smollm2_vocab, smollm2_tokenizer):
             row[:] = True
         matcher.fill_mask(row)  # after EOS: EOS only
         assert np.flatnonzero(row).tolist() == [smollm2_vocab.eos_token_id]
+    for bad in (np.zeros(smollm2_vocab.size - 1, dtype=bool), np.zeros(smollm2_vocab.size, dtype=np.int32),
+                np.zeros((1, smollm2_vocab.size), dtype=bool)):
+        with pytest.raises(ValueError, match="1-D bool array of at least"):
+            cases[0][0].matcher().fill_mask(bad)
