@@ -17,6 +17,7 @@ import pytest
 from constrain import compile_json_schema, compile_lark
 from constrain.automaton import nfa, regex
 from constrain.automaton.dfa import DFA
+from constrain.index.kernels import update_kernel
 from constrain.index.trie import PLAIN_MAX_LEN, ROOT, TokenTrie
 from constrain.mask.walks import LexNode
 from test_masks import sp_encode
@@ -31,7 +32,7 @@ _DOCS = [{"configPath": "a", "names": "b", "über": "c", "other": 1},
 
 
 def _content(node: LexNode) -> tuple[list[int], dict]:
-    tokens = np.flatnonzero(node.dense) if node.dense is not None else np.unique(node.tokens)
+    tokens = node.ids(300_000)
     ends: dict[int, list[int]] = {}
     for t, at in node.branches:
         ends.setdefault(t, []).extend(at.tolist())
@@ -73,6 +74,18 @@ def test_relative_walks_equal_full_walks(kind, smollm2_vocab, smollm2_tokenizer,
         nodes = np.frombuffer(nodes, dtype=np.int32)
         full = LexNode(grammar._trie, grammar.dfa, nodes, q, smollm2_vocab.size)
         assert _content(node) == _content(full), f"lexer state {q}"
+
+
+def test_branch_point_updates_equal_set_operations():
+    """A relative walk's branch points per terminal: the reference's, minus what only it reaches, plus
+    what only the new state reaches (`update_kernel`), against numpy's set functions."""
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        nodes, removed, added = (np.unique(rng.integers(0, 40, rng.integers(0, 12))).astype(np.int32)
+                                 for _ in range(3))
+        removed = np.intersect1d(removed, nodes)  # only what the reference reached can be removed
+        expected = np.union1d(np.setdiff1d(nodes, removed), added)
+        assert update_kernel(nodes, removed, added).tolist() == expected.tolist()
 
 
 # strings whose states a plain token may or may not keep alive: free text (walked as a slice from any

@@ -42,6 +42,8 @@ from .walks import LexNode, SharedWalks, is_dense
 MAX_STEPS = 200_000  # per grammar: remembered (state, token) -> state steps
 MAX_DIFFERENT_BYTES = 32  # a walk is computed relative to another state's if their rows differ on at most this
 Config = tuple[ParseState, int]  # the parse so far, the lexer DFA state inside the current terminal
+Mask = tuple["np.ndarray | None", "np.ndarray | None", np.ndarray]  # (bool mask, ids it lacks, more ids): `_compute_mask`
+_NO_IDS = np.zeros(0, dtype=np.int64)
 
 
 class CFGGrammar(CompiledGrammar):
@@ -67,7 +69,7 @@ class CFGGrammar(CompiledGrammar):
         self._lock = threading.RLock()
         # parse states are interned (`grammar.earley`), so a state recurs in every output that
         # reaches the same point: its mask and its token steps are computed once
-        self._masks = BoundedCache(mask_cache_bytes)
+        self._masks = BoundedCache(mask_cache_bytes, size=_mask_bytes)
         self._steps: dict[tuple[tuple[Config, ...], int], tuple[Config, ...] | None] = {}
         self._check_terminals()
         self._self_closed = frozenset(t for t in grammar.ignore if _closed_under_repetition(grammar.terminals[t].pattern))
@@ -82,24 +84,21 @@ class CFGGrammar(CompiledGrammar):
         return any(self._config_accepts(*config) for config in state)
 
     def mask_for(self, state: tuple[Config, ...]) -> torch.Tensor:
-        cached = self._cached_mask(state)
-        if cached.dtype == bool:
-            return torch.from_numpy(cached)
-        out = np.zeros(self.vocab.size, dtype=bool)  # numpy: a torch scatter this small costs 50x more
-        out[cached] = True
+        out = np.empty(self.vocab.size, dtype=bool)
+        self.fill_mask(state, out)
         return torch.from_numpy(out)
 
     def fill_mask(self, state: tuple[Config, ...], out: np.ndarray) -> None:
-        cached = self._cached_mask(state)
-        if cached.dtype == bool:
-            copy_mask(cached, out)
-        else:
+        dense, removed, ids = self._cached_mask(state)
+        if dense is None:
             out[:] = False
-            out[cached] = True
+        else:
+            copy_mask(dense, out)
+            if removed is not None:
+                out[removed] = False
+        out[ids] = True
 
-    def _cached_mask(self, state: tuple[Config, ...]) -> np.ndarray:
-        """The state's mask as a bool array when many tokens are allowed (inside a string; few such
-        states, met again and again), else as the allowed ids (a few bytes instead of a vocabulary's)."""
+    def _cached_mask(self, state: tuple[Config, ...]) -> Mask:
         with self._lock:
             cached = self._masks.get(state)
             if cached is None:
@@ -107,28 +106,33 @@ class CFGGrammar(CompiledGrammar):
                 self._masks.put(state, cached)
         return cached
 
-    def _compute_mask(self, state: tuple[Config, ...]) -> np.ndarray:
-        """The mask to cache (`_cached_mask`). The walks' token ids are gathered and scattered once,
-        not once per walk."""
-        dense: list[np.ndarray] = []
+    def _compute_mask(self, state: tuple[Config, ...]) -> Mask:
+        """The state's mask, to cache: a walk's bool mask where one has many tokens (inside a string;
+        few such states, met again and again), less the ids it `removed`, plus the other walks' ids.
+        A mask is written to a new bool array only where several walks have many tokens: a new
+        vocabulary-sized array costs ~20 us of page faults, more than all else a new state costs."""
+        dense: list[tuple[np.ndarray, np.ndarray | None]] = []
         ids: list[np.ndarray] = []
         seen: dict[tuple[int, int], ParseState] = {}
         for parse, q in state:
             self._collect(parse, self._walk(q, ROOT), dense, ids, seen)
         if self.is_accepting(state):
             ids.append(np.array([self.vocab.eos_token_id]))
-        if not dense:
-            allowed = np.concatenate(ids).astype(np.int64) if ids else np.zeros(0, dtype=np.int64)
-            if not is_dense(allowed.size, self.vocab.size):
-                return allowed  # int64: scatters fastest; a token reached twice is set twice
+        allowed = np.concatenate(ids).astype(np.int64) if ids else _NO_IDS  # int64: scatters fastest
+        if len(dense) == 1:
+            return dense[0][0], dense[0][1], allowed
+        if not dense and not is_dense(allowed.size, self.vocab.size):
+            return None, None, allowed  # a token reached twice is set twice
         out = np.zeros(self.vocab.size, dtype=bool)
-        for more in dense:
+        for more, removed in dense:
+            if removed is not None:
+                more = more.copy()
+                more[removed] = False
             out |= more
-        if ids:
-            out[np.concatenate(ids)] = True
+        out[allowed] = True
         if is_dense(int(np.count_nonzero(out)), self.vocab.size):
-            return out
-        return np.flatnonzero(out)
+            return out, None, _NO_IDS
+        return None, None, np.flatnonzero(out)
 
     def step(self, state: tuple[Config, ...], token_id: int) -> tuple[Config, ...] | None:
         if token_id in self.vocab.special_token_ids or not 0 <= token_id < self.vocab.size:
@@ -239,8 +243,8 @@ class CFGGrammar(CompiledGrammar):
             return
         seen[key] = parse  # keeps `parse` alive, so its id is not reused during this walk
         if node.dense is not None:
-            dense.append(node.dense)
-        elif node.tokens.size:
+            dense.append((node.dense, node.removed))
+        if node.tokens.size:
             ids.append(node.tokens)
         for terminal, nodes in node.branches:
             for after, start in self._after(parse, terminal):
@@ -272,7 +276,7 @@ class CFGGrammar(CompiledGrammar):
             r = self._reference(q, nodes) if relative else DEAD
             base = self._walk(r, nodes, relative=False) if r != DEAD else None
             if base is not None and base.dense is not None:
-                node = LexNode.relative(base, self._trie, self.dfa, nodes, q, r)
+                node = LexNode.relative(base, self._trie, self.dfa, nodes, q, r, self.vocab.size)
             else:
                 node = LexNode(self._trie, self.dfa, nodes, q, self.vocab.size)
         self._walks.put(key, node)
@@ -289,6 +293,11 @@ class CFGGrammar(CompiledGrammar):
         if nodes.size != 1 or nodes[0] != ROOT[0]:
             return DEAD
         return self.dfa.reference(q, MAX_DIFFERENT_BYTES)
+
+
+def _mask_bytes(mask: Mask) -> int:
+    """A cached mask's arrays, a walk's shared mask counted too (the bound errs on the small side)."""
+    return sum(part.nbytes for part in mask if part is not None)
 
 
 def _closed_under_repetition(pattern) -> bool:

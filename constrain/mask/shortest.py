@@ -209,6 +209,6 @@ class CFGCompletions:
         state, and how many of their bytes came before it)."""
         hit = self.shared.node_groups.get(id(node))
         if hit is None:
-            ids = node.tokens if node.dense is None else np.flatnonzero(node.dense)
+            ids = node.ids(self.grammar.vocab.size)
             hit = self.shared.node_groups[id(node)] = (node, self.shared.tokens.groups(self.grammar.dfa, *where, ids))
         return hit[1]
