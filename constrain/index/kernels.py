@@ -224,10 +224,11 @@ def group_kernel(nodes, states):  # pragma: no cover - compiled
     return by_node[order], cuts[:m + 1], run_states[:m]
 
 
-@njit(cache=True)
+@njit("int32[:](int32[:], int32[:], int32[:])", cache=True)
 def update_kernel(nodes, removed, added):  # pragma: no cover - compiled
     """`nodes` without `removed`, with `added` (all sorted, no repeats): sorted, no repeats. A
-    relative walk's branch points per terminal; numpy's set functions cost ~20 us a call here."""
+    relative walk's branch points per terminal; numpy's set functions cost ~20 us a call here.
+    Compiled (or loaded) on import: few outputs reach it, and a first call would cost milliseconds."""
     out = np.empty(nodes.shape[0] + added.shape[0], dtype=nodes.dtype)
     i = j = k = n = 0
     while i < nodes.shape[0] or k < added.shape[0]:
