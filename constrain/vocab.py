@@ -38,7 +38,7 @@ class Vocabulary:
     not with `tokenizer.decode`, so the mask and the output agree.
     """
 
-    __slots__ = ("tokens", "eos_token_id", "special_token_ids", "__weakref__")  # weakref: per-vocabulary caches
+    __slots__ = ("tokens", "size", "eos_token_id", "special_token_ids", "__weakref__")  # weakref: per-vocabulary caches
 
     def __init__(self, tokens: list[bytes], eos_token_id: int, special_token_ids: Iterable[int] = ()):
         tokens = list(tokens)
@@ -58,13 +58,9 @@ class Vocabulary:
         special.add(int(eos_token_id))
         special.update(i for i, token in enumerate(tokens) if not token)
         self.tokens: list[bytes] = tokens
+        self.size: int = size  # the number of ids, i.e. the width of the logits this vocabulary masks
         self.eos_token_id: int = int(eos_token_id)
         self.special_token_ids: frozenset[int] = frozenset(special)
-
-    @property
-    def size(self) -> int:
-        """Number of ids, i.e. the width of the logits this vocabulary masks."""
-        return len(self.tokens)
 
     def __len__(self) -> int:
         return len(self.tokens)
