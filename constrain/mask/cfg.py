@@ -42,7 +42,8 @@ from .walks import LexNode, SharedWalks, is_dense
 MAX_STEPS = 200_000  # per grammar: remembered (state, token) -> state steps
 MAX_DIFFERENT_BYTES = 32  # a walk is computed relative to another state's if their rows differ on at most this
 Config = tuple[ParseState, int]  # the parse so far, the lexer DFA state inside the current terminal
-Mask = tuple["np.ndarray | None", "np.ndarray | None", np.ndarray]  # (bool mask, ids it lacks, more ids): `_compute_mask`
+# a cached mask (`_compute_mask`): a bool mask or None, the ids it lacks or None, more ids
+Mask = tuple["np.ndarray | None", "np.ndarray | None", np.ndarray]
 _NO_IDS = np.zeros(0, dtype=np.int64)
 
 
@@ -296,7 +297,7 @@ class CFGGrammar(CompiledGrammar):
 
 
 def _mask_bytes(mask: Mask) -> int:
-    """A cached mask's arrays, a walk's shared mask counted too (the bound errs on the small side)."""
+    """A cached mask's arrays, a mask shared with a walk counted too (`LexNode.nbytes`)."""
     return sum(part.nbytes for part in mask if part is not None)
 
 

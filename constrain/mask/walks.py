@@ -113,7 +113,8 @@ class LexNode:
 
     @property
     def nbytes(self) -> int:
-        """Counted whole, a shared mask too (a cache bound by it errs on the small side)."""
+        """Counted whole, a mask shared with another walk too: a cache bounded by it holds less than its
+        bound, never more."""
         dense = self.dense.nbytes if self.dense is not None else 0
         removed = self.removed.nbytes if self.removed is not None else 0
         return 64 + self.tokens.nbytes + dense + removed + sum(nodes.nbytes for _, nodes in self.branches)
