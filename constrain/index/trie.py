@@ -97,8 +97,8 @@ class TokenTrie:
 
     def _resume(self, kernel, dfa: DFA, todo: tuple[np.ndarray, ...], counted_by: tuple[int, ...]
                 ) -> tuple[np.ndarray, ...]:
-        """Run `kernel` from the start (nodes, states...) in `todo` until nothing is blocked: after
-        a run stopped by a full automaton store, fill the rows the blocked nodes wait for (which
+        """Run `kernel` from the start (nodes, states...; int32 arrays) in `todo` until nothing is blocked:
+        after a run stopped by a full automaton store, fill the rows the blocked nodes wait for (which
         grows the store) and start again from them. The kernel fills one output buffer per entry
         of `counted_by` (output k holds `counts[counted_by[k]]` values), then the blocked (node,
         state per side) buffers, with a stack per side; it returns its counts, the blocked count
@@ -107,7 +107,6 @@ class TokenTrie:
         sides = len(todo) - 1
         buffers = self._buffers(len(counted_by), sides)
         outputs, blocked = buffers[:len(counted_by)], buffers[len(counted_by):len(counted_by) + 1 + sides]
-        todo = tuple(a.astype(np.int32, copy=False) for a in todo)
         parts: list[list[np.ndarray]] = []
         while True:
             *counts, n_blocked = kernel(*self._arrays, dfa.arrays, *todo, *buffers)
