@@ -279,7 +279,7 @@ class CFGGrammar(CompiledGrammar):
             if base is not None and base.dense is not None:
                 node = LexNode.relative(base, self._trie, self.dfa, nodes, q, r, self.vocab.size)
             else:
-                node = LexNode(self._trie, self.dfa, nodes, q, self.vocab.size)
+                node = LexNode(self._trie, self.dfa, nodes, q, self.vocab.size, owner[0] if owner else None)
         self._walks.put(key, node)
         if shared_key is not None:
             self._shared.put(shared_key, node)

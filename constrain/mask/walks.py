@@ -45,10 +45,18 @@ class LexNode:
 
     __slots__ = ("tokens", "dense", "removed", "branches")
 
-    def __init__(self, trie: TokenTrie, dfa: DFA, nodes: np.ndarray, state: int, vocab_size: int):
+    def __init__(self, trie: TokenTrie, dfa: DFA, nodes: np.ndarray, state: int, vocab_size: int,
+                 terminal: int | None = None):
+        """The walk below `nodes` from automaton `state`; `terminal`: the one terminal `state` lies
+        inside (`DFA.owner`), so every branch point ends that one (no grouping by state, no labels)."""
         tokens, plain, at, at_states = trie.walk(dfa, nodes, _states(state, nodes.size))
         self._set_tokens(tokens, trie.plain.mask if plain else None, vocab_size)
-        self.branches = _layers(trie, _ends(dfa, *_with_starts(dfa, nodes, state, at, at_states)))
+        if terminal is None:
+            ends = _ends(dfa, *_with_starts(dfa, nodes, state, at, at_states))
+        else:  # `at` is sorted (depth-first order) and a view of the walk's buffer
+            at = np.sort(np.concatenate([nodes, at])) if dfa.accepting[state] else at.copy()
+            ends = {terminal: at} if at.size else {}
+        self.branches = _layers(trie, ends)
 
     @classmethod
     def relative(cls, base: "LexNode", trie: TokenTrie, dfa: DFA, nodes: np.ndarray, q: int, r: int,
