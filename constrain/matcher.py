@@ -78,7 +78,7 @@ class Matcher:
     def fill_mask(self, out: np.ndarray) -> None:
         """`mask()` written into `out`, a reused bool array of at least the vocabulary's size (columns
         past it are cleared), as xgrammar's and llguidance's matchers fill a caller's bitmask row."""
-        if out.dtype.kind != "b" or out.ndim != 1 or out.shape[0] < len(self.grammar.vocab.tokens):
+        if out.dtype.kind != "b" or out.ndim != 1 or out.shape[0] < self.grammar.vocab.size:
             raise ValueError(f"fill_mask needs a 1-D bool array of at least {self.grammar.vocab.size} "
                              f"entries (the vocabulary), not {out.dtype} of shape {out.shape}")
         if self._terminated or self.budget is not None:

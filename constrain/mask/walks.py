@@ -51,11 +51,11 @@ class LexNode:
         inside (`DFA.owner`), so every branch point ends that one (no grouping by state, no labels)."""
         tokens, plain, at, at_states = trie.walk(dfa, nodes, _states(state, nodes.size))
         self._set_tokens(tokens, trie.plain.mask if plain else None, vocab_size)
+        at, at_states = _with_starts(dfa, nodes, state, at, at_states)
         if terminal is None:
-            ends = _ends(dfa, *_with_starts(dfa, nodes, state, at, at_states))
-        else:  # `at` is sorted (depth-first order) and a view of the walk's buffer
-            at = np.sort(np.concatenate([nodes, at])) if dfa.accepting[state] else at.copy()
-            ends = {terminal: at} if at.size else {}
+            ends = _ends(dfa, at, at_states)
+        else:  # sorted, and a copy: `at` may be a view of the walk's buffer
+            ends = {terminal: np.sort(at)} if at.size else {}
         self.branches = _layers(trie, ends)
 
     @classmethod
