@@ -35,9 +35,12 @@ class DFA:
         self.max_states = max_states
         rows = min(max_states + 1, RESERVED_ROWS)
         self.table = np.empty((rows, 256), dtype=np.int32)  # a state's row is marked UNFILLED when it is added
-        self.accepting = np.empty(rows, dtype=bool)  # set when a state is added, like its row
-        self._labels: dict[int, frozenset[int]] = {}  # of accepting states, filled by `labels`
-        self._owners: dict[int, tuple[int, bytes] | None] = {}  # filled by `owner`
+        # set when a state is added, like its row: nonzero where a pattern is complete (k + 1 when
+        # pattern k alone is, else `kernels.SEVERAL`); the one pattern the state lies inside, or -1
+        self.accepting = np.empty(rows, dtype=np.int32)
+        self.owners = np.empty(rows, dtype=np.int32)
+        self._labels: dict[int, frozenset[int]] = {}  # of states completing several patterns, filled by `labels`
+        self._one_label: dict[int, frozenset[int]] = {}  # k + 1 -> {k}
         self._forced: dict[int, bytes | None] = {}  # filled by `forced`
         # sized for the reserved rows, so a walk is rarely stopped to grow them (each stop costs a
         # second kernel run on that token); `np.empty` pages cost memory only once written
@@ -76,20 +79,15 @@ class DFA:
         """The NFA states `state` stands for, sorted (read-only: the automaton keeps it)."""
         return self._pool[self._at[state]:self._at[state + 1]]
 
-    def owner(self, state: int) -> tuple[int, bytes] | None:
-        """(k, the subset relative to pattern k's states, as bytes) when `state` is inside pattern k
-        alone: from there the automaton behaves as pattern k's own would, in any union that holds it."""
-        if state in self._owners:
-            return self._owners[state]
-        subset = self.subset(state)
-        found = None
-        if subset.size:
-            k = int(self.nfa.pattern[subset[0]])
-            lo, hi = self.nfa.spans[k]
-            if subset[-1] < hi:  # else states of a later pattern too (a subset is sorted)
-                found = k, (subset - lo).tobytes()
-        self._owners[state] = found
-        return found
+    def owner(self, state: int) -> int | None:
+        """The pattern k when `state` lies inside pattern k alone: from there the automaton behaves as
+        pattern k's own would, in any union that holds it (`inside` says where)."""
+        k = int(self.owners[state])
+        return k if k >= 0 else None
+
+    def inside(self, state: int) -> bytes:
+        """Where a state `owner` finds inside its pattern: its subset relative to the pattern's states."""
+        return (self.subset(state) - self.nfa.spans[int(self.owners[state])][0]).tobytes()
 
     def forced(self, state: int, max_length: int = 64) -> bytes | None:
         """The only bytes that complete a pattern from `state`, if there is one way only (the rest
@@ -112,7 +110,13 @@ class DFA:
 
     def labels(self, state: int) -> frozenset[int]:
         """The patterns the bytes read so far complete (terminals of a lexer)."""
-        if not self.accepting[state]:
+        code = int(self.accepting[state])
+        if code > 0:
+            found = self._one_label.get(code)
+            if found is None:
+                found = self._one_label[code] = frozenset((code - 1,))
+            return found
+        if code == 0:
             return _NONE
         found = self._labels.get(state)
         if found is None:
@@ -203,8 +207,8 @@ class DFA:
         the store, the state bound; set again whenever growing replaces an array of the store."""
         n = self.nfa
         self.arrays = (n.edge_ptr, n.edge_lo, n.edge_hi, n.edge_to, n.eps_ptr, n.eps_to, n.keep, n.label,
-                       self._mark, self._queue, self._pool, self._at, self._slots, self.table, self.accepting,
-                       self._meta, self.max_states)
+                       n.pattern, self._mark, self._queue, self._pool, self._at, self._slots, self.table,
+                       self.accepting, self.owners, self._meta, self.max_states)
 
     def _grow(self, status: int) -> None:
         """Make room for what a kernel found full (its FULL_* `status`); `LimitError` past the bound."""
@@ -219,7 +223,8 @@ class DFA:
             table = np.empty((2 * rows, 256), dtype=np.int32)
             table[:rows] = self.table
             self.table = table
-            self.accepting = np.concatenate([self.accepting, np.empty(rows, dtype=bool)])
+            self.accepting = np.concatenate([self.accepting, np.empty(rows, dtype=np.int32)])
+            self.owners = np.concatenate([self.owners, np.empty(rows, dtype=np.int32)])
             self._at = np.concatenate([self._at, np.empty(rows, dtype=np.int64)])
         if 2 * (n + 1) > len(self._slots):
             self._slots = np.full(4 * len(self._slots), EMPTY, dtype=np.int32)

@@ -8,9 +8,10 @@ The NFA arrives as CSR arrays (see `nfa.NFA`); `mark` (all False between calls) 
 scratch arrays of one slot per NFA state. The DFA's states live in a store of arrays the caller
 owns and grows: state s stands for the sorted NFA states `pool[at[s]:at[s + 1]]`, `slots` is an
 open-addressing hash table of state ids (EMPTY where free), `meta[0]` the number of states, and
-`table` / `accepting` the DFA itself. A kernel that runs out of room returns a `FULL_*` code with
-the store consistent (states interned so far stay, a row is written whole or not at all): the
-caller grows what is full and calls again.
+`table` / `accepting` the DFA itself (an accepting code per state: 0, k + 1 when pattern k alone
+is complete, `SEVERAL`), `owners` the one pattern each state lies inside (or -1). A kernel that runs
+out of room returns a `FULL_*` code with the store consistent (states interned so far stay, a row
+is written whole or not at all): the caller grows what is full and calls again.
 
 No `nogil`: the scratch arrays belong to one automaton, which threads may share, so the kernels run
 under the GIL, one at a time.
@@ -23,7 +24,8 @@ from numba import njit
 UNFILLED = -1
 EMPTY = -1
 FULL_ROWS, FULL_POOL, TOO_MANY = -1, -2, -3
-TABLE, ACCEPTING = 13, 14  # where the walks find the table and the accepting flags in `DFA.arrays`
+TABLE, ACCEPTING = 14, 15  # where the walks find the table and the accepting codes in `DFA.arrays`
+SEVERAL = -1  # an accepting code: several patterns complete (else k + 1 for pattern k alone, 0 for none)
 
 
 @njit(cache=True)
@@ -67,9 +69,12 @@ def _hash(sub):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _intern(sub, hashed, label, pool, at, slots, table, accepting, meta, max_states):  # pragma: no cover
+def _intern(sub, hashed, label, pattern, pool, at, slots, table, accepting, owners, meta,
+            max_states):  # pragma: no cover - compiled
     """The state of subset `sub`, added when new (`hashed`: findable by later lookups; a start state
-    is not, so it stays apart from the same subset reached by reading bytes); or a FULL_* code."""
+    is not, so it stays apart from the same subset reached by reading bytes); or a FULL_* code.
+    A new state's accepting code (which patterns it completes) and owner (the one pattern all its
+    NFA states belong to, or -1) are written here, where its subset is at hand."""
     mask = slots.size - 1
     slot = np.int64(_hash(sub) & np.uint64(mask))
     if hashed:
@@ -90,10 +95,15 @@ def _intern(sub, hashed, label, pool, at, slots, table, accepting, meta, max_sta
     pool[end:end + sub.size] = sub
     at[n + 1] = end + sub.size
     table[n, 0] = UNFILLED  # the row is reserved memory: mark it before anything reads it
-    accepting[n] = False
+    code = 0
+    owner = pattern[sub[0]] if sub.size else -1
     for x in sub:
         if label[x] >= 0:
-            accepting[n] = True
+            code = label[x] + 1 if code == 0 or code == label[x] + 1 else SEVERAL
+        if pattern[x] != owner:
+            owner = -1
+    accepting[n] = code
+    owners[n] = owner
     if hashed:
         slots[slot] = n
     meta[0] = n + 1
@@ -103,15 +113,15 @@ def _intern(sub, hashed, label, pool, at, slots, table, accepting, meta, max_sta
 @njit(cache=True)
 def closure_kernel(seeds, automaton):  # pragma: no cover - compiled
     """The sorted kept epsilon closure of `seeds`."""
-    _, _, _, _, eps_ptr, eps_to, keep, _, mark, queue, _, _, _, _, _, _, _ = automaton
+    _, _, _, _, eps_ptr, eps_to, keep, _, _, mark, queue, _, _, _, _, _, _, _, _ = automaton
     return queue[:_close(seeds, eps_ptr, eps_to, keep, mark, queue)].copy()
 
 
 @njit(cache=True)
 def intern_kernel(sub, hashed, automaton):  # pragma: no cover - compiled
     """`_intern` for the caller (start states, and the dead state)."""
-    _, _, _, _, _, _, _, label, _, _, pool, at, slots, table, accepting, meta, max_states = automaton
-    return _intern(sub, hashed, label, pool, at, slots, table, accepting, meta, max_states)
+    _, _, _, _, _, _, _, label, pattern, _, _, pool, at, slots, table, accepting, owners, meta, max_states = automaton
+    return _intern(sub, hashed, label, pattern, pool, at, slots, table, accepting, owners, meta, max_states)
 
 
 @njit(cache=True)
@@ -132,8 +142,8 @@ def fill_row(state, automaton):  # pragma: no cover - compiled
     A row: cut 0..255 at every edge's ends, give each run of bytes the targets of the edges that read
     it, merge neighbouring runs with the same targets (a UTF-8 class is dozens of ranges, mostly
     with one target), then close and intern each distinct set of targets once."""
-    (edge_ptr, edge_lo, edge_hi, edge_to, eps_ptr, eps_to, keep, label, mark, queue,
-     pool, at, slots, table, accepting, meta, max_states) = automaton
+    (edge_ptr, edge_lo, edge_hi, edge_to, eps_ptr, eps_to, keep, label, pattern, mark, queue,
+     pool, at, slots, table, accepting, owners, meta, max_states) = automaton
     if table[state, 0] != UNFILLED:
         return 0
     a, b = at[state], at[state + 1]
@@ -177,7 +187,8 @@ def fill_row(state, automaton):  # pragma: no cover - compiled
                     break
             if target < 0:
                 k = _close(targets[:count], eps_ptr, eps_to, keep, mark, queue)
-                target = _intern(queue[:k], True, label, pool, at, slots, table, accepting, meta, max_states)
+                target = _intern(queue[:k], True, label, pattern, pool, at, slots, table, accepting, owners, meta,
+                                 max_states)
                 if target < 0:
                     return target
                 stop = memo_at[n_memo] + count

@@ -260,12 +260,11 @@ class CFGGrammar(CompiledGrammar):
         node = self._walks.get(key)
         if node is not None:
             return node
-        owner = self.dfa.owner(q)
+        k = self.dfa.owner(q)
         rest = shared_key = None
-        if owner is not None:  # shared by where it is inside the terminal, or by what is left of a literal
-            k, subset = owner
+        if k is not None:  # shared by where it is inside the terminal, or by what is left of a literal
             rest = self.dfa.forced(q)
-            shared_key = (rest, key[1]) if rest is not None else (self._patterns[k], subset, key[1])
+            shared_key = (rest, key[1]) if rest is not None else (self._patterns[k], self.dfa.inside(q), key[1])
             base = self._shared.get(shared_key)
             if base is not None:
                 node = base.with_terminal(k)
@@ -279,7 +278,7 @@ class CFGGrammar(CompiledGrammar):
             if base is not None and base.dense is not None:
                 node = LexNode.relative(base, self._trie, self.dfa, nodes, q, r, self.vocab.size)
             else:
-                node = LexNode(self._trie, self.dfa, nodes, q, self.vocab.size, owner[0] if owner else None)
+                node = LexNode(self._trie, self.dfa, nodes, q, self.vocab.size, k)
         self._walks.put(key, node)
         if shared_key is not None:
             self._shared.put(shared_key, node)
