@@ -63,6 +63,8 @@ def assert_rows_match_reference(dfa: DFA, states=None) -> None:
         assert bool(dfa.accepting[state]) == bool(dfa.labels(state))
         patterns = {int(automaton.pattern[s]) for s in subset(dfa, state)}
         assert dfa.owner(state) == (patterns.pop() if len(patterns) == 1 else None)
+        live = np.count_nonzero(dfa.table[state])  # one way on, as the owner code says (`DFA.forced`)
+        assert dfa.owners[state] < 0 or bool(dfa.owners[state] & 1) == (live == 0 or (live == 1 and not dfa.accepting[state]))
         for byte in range(256):
             targets = [int(automaton.edge_to[j]) for s in subset(dfa, state)
                        for j in range(automaton.edge_ptr[s], automaton.edge_ptr[s + 1])

@@ -18,8 +18,8 @@ import numpy as np
 
 from .. import deadline
 from ..errors import LimitError
-from .kernels import (EMPTY, FULL_POOL, TOO_MANY, UNFILLED, closure_kernel, fill_kernel, forced_kernel,
-                      intern_kernel, reference_kernel, rehash_kernel, run_kernel, survives_kernel)
+from .kernels import (EMPTY, FULL_POOL, TOO_MANY, UNFILLED, fill_kernel, forced_kernel, intern_kernel,
+                      reference_kernel, rehash_kernel, run_kernel, start_kernel, survives_kernel)
 from .nfa import NFA
 
 DEAD = 0
@@ -36,7 +36,8 @@ class DFA:
         rows = min(max_states + 1, RESERVED_ROWS)
         self.table = np.empty((rows, 256), dtype=np.int32)  # a state's row is marked UNFILLED when it is added
         # set when a state is added, like its row: nonzero where a pattern is complete (k + 1 when
-        # pattern k alone is, else `kernels.SEVERAL`); the one pattern the state lies inside, or -1
+        # pattern k alone is, else `kernels.SEVERAL`); the one pattern the state lies inside (and
+        # whether one way on may be all there is: `kernels`), or -1
         self.accepting = np.empty(rows, dtype=np.int32)
         self.owners = np.empty(rows, dtype=np.int32)
         self._labels: dict[int, frozenset[int]] = {}  # of states completing several patterns, filled by `labels`
@@ -49,13 +50,13 @@ class DFA:
         self._at[0] = 0
         self._slots = np.full(2 * (RESERVED_ROWS + 1), EMPTY, dtype=np.int32)  # hash table of the states reached by bytes
         self._meta = np.zeros(1, dtype=np.int64)  # the number of states
-        self._starts: dict[bytes, int] = {}  # a start state's subset -> the state
+        self._starts: dict[tuple[int, ...], int] = {}  # start states by the patterns they start
         self._mark = np.zeros(nfa.size, dtype=bool)  # the kernels' scratch, all False between calls
         self._queue = np.empty(nfa.size, dtype=np.int32)
         self._set_arrays()
         self._intern(np.zeros(0, dtype=np.int32), True)
         self.table[DEAD] = DEAD
-        self.start = self._intern(self._closure([nfa.start]), True)
+        self.start = self._start([nfa.start], True)
 
     @property
     def num_states(self) -> int:
@@ -67,13 +68,11 @@ class DFA:
 
         A start state is its own state even when a later state holds the same NFA states (a
         pattern looping back to its beginning), so `state in starts` means "no byte read yet"."""
-        subset = self._closure([self.nfa.entries[k] for k in labels])
-        if not subset.size:
-            return DEAD
-        key = subset.tobytes()
-        if key not in self._starts:
-            self._starts[key] = self._intern(subset, False)
-        return self._starts[key]
+        key = tuple(labels)
+        found = self._starts.get(key)
+        if found is None:
+            found = self._starts[key] = self._start([self.nfa.entries[k] for k in labels], False)
+        return found
 
     def subset(self, state: int) -> np.ndarray:
         """The NFA states `state` stands for, sorted (read-only: the automaton keeps it)."""
@@ -82,18 +81,21 @@ class DFA:
     def owner(self, state: int) -> int | None:
         """The pattern k when `state` lies inside pattern k alone: from there the automaton behaves as
         pattern k's own would, in any union that holds it (`inside` says where)."""
-        k = int(self.owners[state])
-        return k if k >= 0 else None
+        code = int(self.owners[state])
+        return code >> 1 if code >= 0 else None
 
     def inside(self, state: int) -> bytes:
         """Where a state `owner` finds inside its pattern: its subset relative to the pattern's states."""
-        return (self.subset(state) - self.nfa.spans[int(self.owners[state])][0]).tobytes()
+        return (self.subset(state) - self.nfa.spans[int(self.owners[state]) >> 1][0]).tobytes()
 
     def forced(self, state: int, max_length: int = 64) -> bytes | None:
         """The only bytes that complete a pattern from `state`, if there is one way only (the rest
         of a literal, such as a property name's `e": `), up to `max_length` bytes; else None."""
         if state in self._forced:
             return self._forced[state]
+        code = int(self.owners[state])
+        if code >= 0 and not code & 1:  # two ways on from here, told when the state was added
+            return None
         out, states = np.empty(max_length, dtype=np.uint8), np.empty(max_length + 1, dtype=np.int32)
         while (found := forced_kernel(state, out, states, self.arrays))[0] < 0:
             self._grow(found[0])
@@ -183,10 +185,12 @@ class DFA:
 
     # ------------------------------------------------------------ construction
 
-    def _closure(self, states) -> np.ndarray:
-        """Epsilon closure as a sorted array, keeping only states that read a byte or accept, and
-        can still accept."""
-        return closure_kernel(np.asarray(states, dtype=np.int32), self.arrays)
+    def _start(self, states: list[int], hashed: bool) -> int:
+        """The state of the closure of NFA `states` (DEAD if empty), in one compiled call."""
+        seeds = np.array(states, dtype=np.int32)
+        while (state := start_kernel(seeds, hashed, self.arrays)) < 0:
+            self._grow(state)
+        return state
 
     def _intern(self, subset: np.ndarray, hashed: bool) -> int:
         """The state of `subset`, added when new (not `hashed`: a start state, never found by lookup)."""
@@ -228,5 +232,6 @@ class DFA:
             self._at = np.concatenate([self._at, np.empty(rows, dtype=np.int64)])
         if 2 * (n + 1) > len(self._slots):
             self._slots = np.full(4 * len(self._slots), EMPTY, dtype=np.int32)
-            rehash_kernel(n, np.array(list(self._starts.values()), dtype=np.int64), self._pool, self._at, self._slots)
+            starts = [s for s in self._starts.values() if s != DEAD]  # the dead state is hashed: found by rows
+            rehash_kernel(n, np.array(starts, dtype=np.int64), self._pool, self._at, self._slots)
         self._set_arrays()

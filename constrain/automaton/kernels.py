@@ -8,8 +8,10 @@ The NFA arrives as CSR arrays (see `nfa.NFA`); `mark` (all False between calls) 
 scratch arrays of one slot per NFA state. The DFA's states live in a store of arrays the caller
 owns and grows: state s stands for the sorted NFA states `pool[at[s]:at[s + 1]]`, `slots` is an
 open-addressing hash table of state ids (EMPTY where free), `meta[0]` the number of states, and
-`table` / `accepting` the DFA itself (an accepting code per state: 0, k + 1 when pattern k alone
-is complete, `SEVERAL`), `owners` the one pattern each state lies inside (or -1). A kernel that runs
+`table` / `accepting` the DFA itself, with an accepting code per state (0, k + 1 when pattern k
+alone is complete, `SEVERAL`) and an owner code (2k + 1 when the state lies inside pattern k alone
+and reads one way on: one byte, or nothing where k is complete, so it may be the rest of a literal;
+2k inside pattern k otherwise; -1 inside several patterns). A kernel that runs
 out of room returns a `FULL_*` code with the store consistent (states interned so far stay, a row
 is written whole or not at all): the caller grows what is full and calls again.
 
@@ -69,12 +71,12 @@ def _hash(sub):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _intern(sub, hashed, label, pattern, pool, at, slots, table, accepting, owners, meta,
-            max_states):  # pragma: no cover - compiled
+def _intern(sub, hashed, automaton):  # pragma: no cover - compiled
     """The state of subset `sub`, added when new (`hashed`: findable by later lookups; a start state
     is not, so it stays apart from the same subset reached by reading bytes); or a FULL_* code.
-    A new state's accepting code (which patterns it completes) and owner (the one pattern all its
-    NFA states belong to, or -1) are written here, where its subset is at hand."""
+    A new state's accepting code and owner code are written here, where its subset is at hand."""
+    (edge_ptr, edge_lo, edge_hi, _, _, _, _, label, pattern, _, _,
+     pool, at, slots, table, accepting, owners, meta, max_states) = automaton
     mask = slots.size - 1
     slot = np.int64(_hash(sub) & np.uint64(mask))
     if hashed:
@@ -97,13 +99,19 @@ def _intern(sub, hashed, label, pattern, pool, at, slots, table, accepting, owne
     table[n, 0] = UNFILLED  # the row is reserved memory: mark it before anything reads it
     code = 0
     owner = pattern[sub[0]] if sub.size else -1
+    byte = -1  # the one byte read so far, -1 for none
+    several = False  # bytes read
     for x in sub:
         if label[x] >= 0:
             code = label[x] + 1 if code == 0 or code == label[x] + 1 else SEVERAL
         if pattern[x] != owner:
             owner = -1
+        for j in range(edge_ptr[x], edge_ptr[x + 1]):
+            several = several or edge_hi[j] != edge_lo[j] or (byte >= 0 and edge_lo[j] != byte)
+            byte = edge_lo[j]
     accepting[n] = code
-    owners[n] = owner
+    one_way = not several and (byte < 0 or code == 0)
+    owners[n] = 2 * owner + one_way if owner >= 0 else -1
     if hashed:
         slots[slot] = n
     meta[0] = n + 1
@@ -111,17 +119,18 @@ def _intern(sub, hashed, label, pattern, pool, at, slots, table, accepting, owne
 
 
 @njit(cache=True)
-def closure_kernel(seeds, automaton):  # pragma: no cover - compiled
-    """The sorted kept epsilon closure of `seeds`."""
+def start_kernel(seeds, hashed, automaton):  # pragma: no cover - compiled
+    """The state of the kept epsilon closure of the NFA states `seeds` (`_intern`); 0 (dead) for an
+    empty closure, or a FULL_* code."""
     _, _, _, _, eps_ptr, eps_to, keep, _, _, mark, queue, _, _, _, _, _, _, _, _ = automaton
-    return queue[:_close(seeds, eps_ptr, eps_to, keep, mark, queue)].copy()
+    k = _close(seeds, eps_ptr, eps_to, keep, mark, queue)
+    return _intern(queue[:k], hashed, automaton) if k else 0
 
 
 @njit(cache=True)
 def intern_kernel(sub, hashed, automaton):  # pragma: no cover - compiled
-    """`_intern` for the caller (start states, and the dead state)."""
-    _, _, _, _, _, _, _, label, pattern, _, _, pool, at, slots, table, accepting, owners, meta, max_states = automaton
-    return _intern(sub, hashed, label, pattern, pool, at, slots, table, accepting, owners, meta, max_states)
+    """`_intern` for the caller (the dead state)."""
+    return _intern(sub, hashed, automaton)
 
 
 @njit(cache=True)
@@ -187,8 +196,7 @@ def fill_row(state, automaton):  # pragma: no cover - compiled
                     break
             if target < 0:
                 k = _close(targets[:count], eps_ptr, eps_to, keep, mark, queue)
-                target = _intern(queue[:k], True, label, pattern, pool, at, slots, table, accepting, owners, meta,
-                                 max_states)
+                target = _intern(queue[:k], True, automaton)
                 if target < 0:
                     return target
                 stop = memo_at[n_memo] + count
