@@ -96,16 +96,10 @@ class DFA:
         code = int(self.owners[state])
         if code >= 0 and not code & 1:  # two ways on from here, told when the state was added
             return None
-        out, states = np.empty(max_length, dtype=np.uint8), np.empty(max_length + 1, dtype=np.int32)
-        while (found := forced_kernel(state, out, states, self.arrays))[0] < 0:
-            self._grow(found[0])
-        if found[1] < 0:
-            self._forced[state] = None
-            return None
-        rest = out[:found[1]].tobytes()
-        for i, s in enumerate(states[:found[1] + 1].tolist()):  # each state on the way: what is left of it
-            self._forced[s] = rest[i:]
-        return rest
+        out = np.empty(max_length, dtype=np.uint8)
+        length = forced_kernel(state, out, self.arrays)
+        found = self._forced[state] = out[:length].tobytes() if length >= 0 else None
+        return found
 
     def is_accepting(self, state: int) -> bool:
         return bool(self.accepting[state])

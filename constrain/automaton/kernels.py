@@ -83,7 +83,7 @@ def _intern(sub, hashed, automaton):  # pragma: no cover - compiled
         while slots[slot] != EMPTY:
             s = slots[slot]
             a, b = at[s], at[s + 1]
-            if b - a == sub.size and (pool[a:b] == sub).all():
+            if b - a == sub.size and _same(pool, a, sub, 0, sub.size):
                 return s
             slot = (slot + 1) & mask
     n = meta[0]
@@ -159,22 +159,26 @@ def fill_row(state, automaton):  # pragma: no cover - compiled
     m = 0
     for s in pool[a:b]:
         m += edge_ptr[s + 1] - edge_ptr[s]
-    targets = np.empty(2 * m, dtype=np.int32)  # [:m]: the last run's targets, [m:]: this run's
-    cut = np.zeros(257, dtype=np.bool_)
-    cut[0] = cut[256] = True
+    # one scratch allocation per row: [the last run's targets (m) | this run's (m) | cut points (257) |
+    # the target sets closed so far in this row, back to back (4m + 64), where each starts (257) and
+    # its state (256)]: a set that comes back after other runs (any string character, between the
+    # letters of property names) is closed and interned once
+    scratch = np.empty(6 * m + 834, dtype=np.int32)
+    targets = scratch[:2 * m]
+    cut = scratch[2 * m:2 * m + 257]
+    memo = scratch[2 * m + 257:6 * m + 321]
+    memo_at = scratch[6 * m + 321:6 * m + 578]
+    memo_state = scratch[6 * m + 578:]
+    cut[:] = 0
+    cut[0] = cut[256] = 1
     for s in pool[a:b]:
         for j in range(edge_ptr[s], edge_ptr[s + 1]):
-            cut[edge_lo[j]] = cut[edge_hi[j] + 1] = True
-    row = np.empty(256, dtype=np.int32)
-    # the target sets closed so far in this row, back to back, and their states: a set that comes
-    # back after other runs (any string character, between the letters of property names) is
-    # closed and interned once
-    memo = np.empty(4 * m + 64, dtype=np.int32)
-    memo_at = np.zeros(257, dtype=np.int64)
-    memo_state = np.empty(256, dtype=np.int32)
+            cut[edge_lo[j]] = cut[edge_hi[j] + 1] = 1
+    memo_at[0] = 0
+    row = table[state]  # written run by run: its first entry last, so it stays UNFILLED until whole
     n_memo = 0
     previous = -1
-    target = -1
+    target = first = -1
     p = 0
     while p < 256:
         end = p + 1
@@ -205,9 +209,11 @@ def fill_row(state, automaton):  # pragma: no cover - compiled
                     memo_state[n_memo] = target
                     n_memo += 1
                     memo_at[n_memo] = stop
-        row[p:end] = target
+        if p == 0:
+            first = target
+        row[max(p, 1):end] = target
         p = end
-    table[state] = row
+    row[0] = first
     return 0
 
 
@@ -326,30 +332,34 @@ def run_kernel(state, data, i, until_complete, automaton):  # pragma: no cover -
 
 
 @njit(cache=True)
-def forced_kernel(state, out, states, automaton):  # pragma: no cover - compiled
-    """Whether `state` has one completion only (the rest of a literal): (0, its length, its bytes in
-    `out`, the states along it in `states`, the last one complete), (0, -1, _) when it has several
-    or a longer one than `out` holds, or (a FULL_* code, _, _) when a row could not be filled."""
-    table, accepting = automaton[TABLE], automaton[ACCEPTING]
+def forced_kernel(state, out, automaton):  # pragma: no cover - compiled
+    """The length of the only text that completes a pattern from `state` (the rest of a literal), its
+    bytes in `out`; -1 when several texts (or a longer one than `out` holds) may follow. Read on the
+    NFA, not the table: no row is filled or state added for the text (the tokens that read it do
+    that, a few bytes at a time, later)."""
+    (edge_ptr, edge_lo, edge_hi, edge_to, eps_ptr, eps_to, keep, label, _, mark, queue,
+     pool, at, _, _, _, _, _, _) = automaton
+    current = pool[at[state]:at[state + 1]].copy()
     n = 0
     while True:
-        if table[state, 0] == UNFILLED:
-            status = fill_row(state, automaton)
-            if status < 0:
-                return status, 0
-        states[n] = state
-        live = -1
-        count = 0
-        for b in range(256):
-            if table[state, b] != 0:
+        byte, count, complete = -1, 0, False
+        for x in current:
+            complete = complete or label[x] >= 0
+            for j in range(edge_ptr[x], edge_ptr[x + 1]):
+                if edge_hi[j] != edge_lo[j] or (byte >= 0 and edge_lo[j] != byte):
+                    return -1
+                byte = edge_lo[j]
                 count += 1
-                live = b
-                if count > 1:
-                    break
-        if accepting[state]:
-            return 0, n if count == 0 else -1
-        if count != 1 or n == out.shape[0]:
-            return 0, -1
-        out[n] = live
+        if complete:
+            return n if byte < 0 else -1
+        if n == out.shape[0]:
+            return -1
+        out[n] = byte
         n += 1
-        state = table[state, live]
+        targets = np.empty(count, dtype=np.int32)
+        count = 0
+        for x in current:
+            for j in range(edge_ptr[x], edge_ptr[x + 1]):
+                targets[count] = edge_to[j]
+                count += 1
+        current = queue[:_close(targets, eps_ptr, eps_to, keep, mark, queue)].copy()
