@@ -172,8 +172,12 @@ def test_a_terminal_continues_in_one_walk_below_its_nodes_unless_they_nest(smoll
             assert max(depths) == 1 and terminals.count(terminals[0]) > 5, (terminals, depths)
         else:
             assert max(depths) > 2, depths
-        for _, nodes in branches:  # none below another
-            assert not (trie.skip[nodes[:-1]] > nodes[1:]).any()
+        for _, nodes in branches:  # none below another, and no leaf: nothing to walk below it
+            assert not (trie.skip[nodes[:-1]] > nodes[1:]).any() and (trie.skip[nodes] != nodes + 1).all()
+        if not nested:  # the string also ends at leaves (a token ` ..."` with none longer): left out
+            leaves = np.flatnonzero((trie.skip == np.arange(1, trie.skip.size + 1)) & (trie.token >= 0))
+            ends = [grammar.vocab.tokens[trie.token[i]] for i in leaves.tolist()]
+            assert any(t.endswith(b'"') and b'"' not in t[:-1] and b"\\" not in t for t in ends)
 
 
 def test_walks_of_the_rest_of_a_literal_equal_automaton_walks(smollm2_vocab):

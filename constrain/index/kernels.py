@@ -47,7 +47,8 @@ def walk_kernel(skip, depth, byte, token, more_ptr, more_ids, automaton, start_n
 
     `automaton` is `DFA.arrays`. `stack[d]` is the automaton state at the current node's ancestor of
     depth d. Fills the caller's buffers (sized for the whole trie and vocabulary) with the token ids
-    ending at surviving nodes, the nodes and states where the automaton accepts (branch points), and
+    ending at surviving nodes, the nodes and states where the automaton accepts (branch points: not
+    leaves, no walk goes on below a leaf, so the parser is not asked what would follow), and
     the nodes and states whose rows could not be filled (blocked); returns the three counts. Start
     nodes must not lie in each other's subtrees (`mask.walks` splits a terminal's nodes by depth
     where they nest), so nothing is visited twice and the buffers suffice. Start nodes themselves
@@ -81,7 +82,7 @@ def walk_kernel(skip, depth, byte, token, more_ptr, more_ids, automaton, start_n
                 for j in range(more_ptr[-t - 2], more_ptr[-t - 1]):
                     tokens[n_tok] = more_ids[j]
                     n_tok += 1
-            if accepting[nxt]:
+            if accepting[nxt] and skip[i] != i + 1:  # a leaf has no walk below it
                 branch_nodes[n_branch] = i
                 branch_states[n_branch] = nxt
                 n_branch += 1
@@ -148,15 +149,16 @@ def difference_kernel(skip, depth, byte, token, more_ptr, more_ids, automaton, s
             n_add += (t >= 0) & (nr == 0)
             removed[n_rem] = t
             n_rem += (t >= 0) & (nq == 0)
-            if accepting[nq]:
+            leaf = skip[i] == i + 1
+            if accepting[nq] and not leaf:
                 q_nodes[n_q] = i
                 q_states[n_q] = nq
                 n_q += 1
-            if accepting[nr]:
+            if accepting[nr] and not leaf:
                 r_nodes[n_r] = i
                 r_states[n_r] = nr
                 n_r += 1
-            if (table[nq, 0] == UNFILLED or table[nr, 0] == UNFILLED) and skip[i] != i + 1 and (
+            if (table[nq, 0] == UNFILLED or table[nr, 0] == UNFILLED) and not leaf and (
                     fill_row(nq, automaton) < 0 or fill_row(nr, automaton) < 0):
                 blocked_nodes[n_blocked] = i
                 blocked_q[n_blocked] = nq
@@ -174,8 +176,8 @@ def difference_kernel(skip, depth, byte, token, more_ptr, more_ids, automaton, s
 def literal_kernel(skip, byte, token, more_ptr, more_ids, start_nodes, text, tokens, ends):  # pragma: no cover - compiled
     """The walk of a state that has one text left to read (the rest of a literal): below each start
     node, follow the child spelling the next byte of `text`. The tokens on that path are allowed, and
-    the node spelling all of `text` is where the literal ends (a branch point; with an empty text, the
-    start node itself). No automaton: the text decides it all. Returns the token and end counts."""
+    the node spelling all of `text` is where the literal ends (a branch point unless a leaf; with an
+    empty text, the start node itself). No automaton: the text decides it all. Returns the token and end counts."""
     n_tok = 0
     n_end = 0
     for k in range(start_nodes.shape[0]):
@@ -197,7 +199,7 @@ def literal_kernel(skip, byte, token, more_ptr, more_ids, start_nodes, text, tok
                 for j in range(more_ptr[-t - 2], more_ptr[-t - 1]):
                     tokens[n_tok] = more_ids[j]
                     n_tok += 1
-        if d == text.shape[0]:
+        if d == text.shape[0] and skip[node] != node + 1:
             ends[n_end] = node
             n_end += 1
     return n_tok, n_end

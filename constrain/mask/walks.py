@@ -51,7 +51,7 @@ class LexNode:
         inside (`DFA.owner`), so every branch point ends that one (no grouping by state, no labels)."""
         tokens, plain, at, at_states = trie.walk(dfa, nodes, _states(state, nodes.size))
         self._set_tokens(tokens, trie.plain.mask if plain else None, vocab_size)
-        at, at_states = _with_starts(dfa, nodes, state, at, at_states)
+        at, at_states = _with_starts(trie, dfa, nodes, state, at, at_states)
         if terminal is None:
             ends = _ends(dfa, at, at_states)
         else:  # sorted, and a copy: `at` may be a view of the walk's buffer
@@ -74,8 +74,8 @@ class LexNode:
             node.dense[removed] = False
             node.dense[added] = True
         ends = _by_terminal(base.branches)
-        r_ends = _ends(dfa, *_with_starts(dfa, nodes, r, r_at, r_at_states))
-        q_ends = _ends(dfa, *_with_starts(dfa, nodes, q, q_at, q_at_states))
+        r_ends = _ends(dfa, *_with_starts(trie, dfa, nodes, r, r_at, r_at_states))
+        q_ends = _ends(dfa, *_with_starts(trie, dfa, nodes, q, q_at, q_at_states))
         for t in r_ends.keys() | q_ends.keys():
             ends[t] = update_kernel(ends.get(t, _NO_NODES), r_ends.get(t, _NO_NODES), q_ends.get(t, _NO_NODES))
         node.branches = _layers(trie, {t: at for t, at in ends.items() if at.size})
@@ -135,13 +135,14 @@ def _states(state: int, n: int) -> np.ndarray:
     return out
 
 
-def _with_starts(dfa: DFA, starts: np.ndarray, state: int, nodes: np.ndarray,
+def _with_starts(trie: TokenTrie, dfa: DFA, starts: np.ndarray, state: int, nodes: np.ndarray,
                  states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A walk's branch points `nodes` (in `states`) plus its start nodes if the walk starts in an
     accepting `state`: the terminal may also end right where the walk starts (the kernels report
-    descendants only)."""
+    descendants only). Leaves are left out, as the kernels leave them out: no walk goes on below."""
     if not dfa.accepting[state]:
         return nodes, states
+    starts = starts[trie.skip[starts] != starts + 1]
     at_starts = _states(state, starts.size)
     if not nodes.size:
         return starts, at_starts
