@@ -57,6 +57,15 @@ class DFA:
         self._intern(np.zeros(0, dtype=np.int32), True)
         self.table[DEAD] = DEAD
         self.start = self._start([nfa.start], True)
+        # the bytes some pattern starts with (its start's live bytes), read off the start's NFA edges:
+        # no trie walk allows a token below a node whose children spell none of them
+        sub = self.subset(self.start)
+        counts = nfa.edge_ptr[sub + 1] - nfa.edge_ptr[sub]
+        edges = np.repeat(nfa.edge_ptr[sub] - (np.cumsum(counts) - counts), counts) + np.arange(counts.sum())
+        runs = np.zeros(257, dtype=np.int64)  # +1 where an edge's range opens, -1 past where it closes
+        np.add.at(runs, nfa.edge_lo[edges], 1)
+        np.add.at(runs, nfa.edge_hi[edges] + 1, -1)
+        self.first_bytes = np.cumsum(runs[:256]) > 0
 
     @property
     def num_states(self) -> int:

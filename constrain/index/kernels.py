@@ -37,7 +37,28 @@ _drop_stale_cache()
 
 
 @njit(cache=True)
-def walk_kernel(skip, depth, byte, token, more_ptr, more_ids, automaton, start_nodes, start_states, tokens,
+def goes_on(skip, byte, first, node):  # pragma: no cover - compiled
+    """Whether a child of trie `node` spells a byte that can start a pattern (`first[b]`): else no
+    walk from a start state below it can allow a token (a leaf has no child at all)."""
+    child = node + 1
+    while child < skip[node]:
+        if first[byte[child]]:
+            return True
+        child = skip[child]
+    return False
+
+
+@njit(cache=True)
+def goes_on_kernel(skip, byte, first, nodes):  # pragma: no cover - compiled
+    """`goes_on` for each of `nodes`."""
+    out = np.empty(nodes.shape[0], dtype=np.bool_)
+    for k in range(nodes.shape[0]):
+        out[k] = goes_on(skip, byte, first, nodes[k])
+    return out
+
+
+@njit(cache=True)
+def walk_kernel(skip, depth, byte, token, more_ptr, more_ids, automaton, first, start_nodes, start_states, tokens,
                 branch_nodes, branch_states, blocked_nodes, blocked_states, stack):  # pragma: no cover - compiled
     """Visit every node below `start_nodes` that the automaton survives, in depth-first order.
 
@@ -47,8 +68,9 @@ def walk_kernel(skip, depth, byte, token, more_ptr, more_ids, automaton, start_n
 
     `automaton` is `DFA.arrays`. `stack[d]` is the automaton state at the current node's ancestor of
     depth d. Fills the caller's buffers (sized for the whole trie and vocabulary) with the token ids
-    ending at surviving nodes, the nodes and states where the automaton accepts (branch points: not
-    leaves, no walk goes on below a leaf, so the parser is not asked what would follow), and
+    ending at surviving nodes, the nodes and states where the automaton accepts (branch points: only
+    those with a child whose byte can start a pattern, `first`, per `goes_on`: elsewhere no walk goes
+    on below, so the parser is not asked what would follow), and
     the nodes and states whose rows could not be filled (blocked); returns the three counts. Start
     nodes must not lie in each other's subtrees (`mask.walks` splits a terminal's nodes by depth
     where they nest), so nothing is visited twice and the buffers suffice. Start nodes themselves
@@ -82,7 +104,7 @@ def walk_kernel(skip, depth, byte, token, more_ptr, more_ids, automaton, start_n
                 for j in range(more_ptr[-t - 2], more_ptr[-t - 1]):
                     tokens[n_tok] = more_ids[j]
                     n_tok += 1
-            if accepting[nxt] and skip[i] != i + 1:  # a leaf has no walk below it
+            if accepting[nxt] and goes_on(skip, byte, first, i):
                 branch_nodes[n_branch] = i
                 branch_states[n_branch] = nxt
                 n_branch += 1
@@ -98,7 +120,7 @@ def walk_kernel(skip, depth, byte, token, more_ptr, more_ids, automaton, start_n
 
 
 @njit(cache=True)
-def difference_kernel(skip, depth, byte, token, more_ptr, more_ids, automaton, start_nodes, start_q,
+def difference_kernel(skip, depth, byte, token, more_ptr, more_ids, automaton, first, start_nodes, start_q,
                       start_r, added, removed, q_nodes, q_states, r_nodes, r_states, blocked_nodes, blocked_q,
                       blocked_r, stack_q, stack_r):  # pragma: no cover - compiled
     """Walk two automaton states side by side and report only where their walks differ.
@@ -150,11 +172,11 @@ def difference_kernel(skip, depth, byte, token, more_ptr, more_ids, automaton, s
             removed[n_rem] = t
             n_rem += (t >= 0) & (nq == 0)
             leaf = skip[i] == i + 1
-            if accepting[nq] and not leaf:
+            if accepting[nq] and goes_on(skip, byte, first, i):
                 q_nodes[n_q] = i
                 q_states[n_q] = nq
                 n_q += 1
-            if accepting[nr] and not leaf:
+            if accepting[nr] and goes_on(skip, byte, first, i):
                 r_nodes[n_r] = i
                 r_states[n_r] = nr
                 n_r += 1
@@ -173,11 +195,11 @@ def difference_kernel(skip, depth, byte, token, more_ptr, more_ids, automaton, s
 
 
 @njit(cache=True)
-def literal_kernel(skip, byte, token, more_ptr, more_ids, start_nodes, text, tokens, ends):  # pragma: no cover - compiled
+def literal_kernel(skip, byte, token, more_ptr, more_ids, first, start_nodes, text, tokens, ends):  # pragma: no cover - compiled
     """The walk of a state that has one text left to read (the rest of a literal): below each start
     node, follow the child spelling the next byte of `text`. The tokens on that path are allowed, and
-    the node spelling all of `text` is where the literal ends (a branch point unless a leaf; with an
-    empty text, the start node itself). No automaton: the text decides it all. Returns the token and end counts."""
+    the node spelling all of `text` is where the literal ends (a branch point where it `goes_on`; with
+    an empty text, the start node itself). No automaton: the text decides it all. Returns the token and end counts."""
     n_tok = 0
     n_end = 0
     for k in range(start_nodes.shape[0]):
@@ -199,7 +221,7 @@ def literal_kernel(skip, byte, token, more_ptr, more_ids, start_nodes, text, tok
                 for j in range(more_ptr[-t - 2], more_ptr[-t - 1]):
                     tokens[n_tok] = more_ids[j]
                     n_tok += 1
-        if d == text.shape[0] and skip[node] != node + 1:
+        if d == text.shape[0] and goes_on(skip, byte, first, node):
             ends[n_end] = node
             n_end += 1
     return n_tok, n_end

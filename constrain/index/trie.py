@@ -20,7 +20,7 @@ import numpy as np
 
 from ..cache import once_per
 from ..automaton.dfa import DFA
-from .kernels import difference_kernel, literal_kernel, walk_kernel
+from .kernels import difference_kernel, goes_on_kernel, literal_kernel, walk_kernel
 
 ROOT = np.zeros(1, dtype=np.int32)  # the root node, where every token starts
 # plain tokens: printable ASCII but the quote and the backslash, up to 16 bytes (97% of SmolLM2's)
@@ -79,14 +79,20 @@ class TokenTrie:
         tokens, at, at_states = self._resume(walk_kernel, dfa, (nodes, states), (0, 1, 1))
         return tokens, False, at, at_states
 
-    def literal(self, nodes: np.ndarray, text: bytes) -> tuple[np.ndarray, np.ndarray]:
+    def literal(self, dfa: DFA, nodes: np.ndarray, text: bytes) -> tuple[np.ndarray, np.ndarray]:
         """The walk below `nodes` of a state with only `text` left to read: the ids of the tokens
-        that spell a prefix of it, and the nodes where it ends (branch points). Needs no automaton."""
+        that spell a prefix of it, and the nodes where it ends (branch points, as `walk` reports them).
+        Needs no automaton but its `first_bytes`."""
         tokens, ends, _ = self._buffers(2, 0)
-        n_tok, n_end = literal_kernel(self.skip, self.byte, self.token, self.more_ptr, self.more_ids,
+        n_tok, n_end = literal_kernel(self.skip, self.byte, self.token, self.more_ptr, self.more_ids, dfa.first_bytes,
                                       nodes.astype(np.int32, copy=False), np.frombuffer(text, dtype=np.uint8),
                                       tokens, ends)
         return tokens[:n_tok].copy(), ends[:n_end].copy()
+
+    def goes_on(self, dfa: DFA, nodes: np.ndarray) -> np.ndarray:
+        """Per node of `nodes`, whether a walk below it can allow a token: a child of it spells a byte
+        some pattern of `dfa` starts with (the kernels report branch points only there)."""
+        return goes_on_kernel(self.skip, self.byte, dfa.first_bytes, nodes)
 
     def difference(self, dfa: DFA, nodes: np.ndarray, q: np.ndarray, r: np.ndarray):
         """How the walk below `nodes` from states `q` differs from the one from states `r`: the
@@ -109,7 +115,7 @@ class TokenTrie:
         outputs, blocked = buffers[:len(counted_by)], buffers[len(counted_by):len(counted_by) + 1 + sides]
         parts: list[list[np.ndarray]] = []
         while True:
-            *counts, n_blocked = kernel(*self._arrays, dfa.arrays, *todo, *buffers)
+            *counts, n_blocked = kernel(*self._arrays, dfa.arrays, dfa.first_bytes, *todo, *buffers)
             parts.append([out[:counts[c]] for out, c in zip(outputs, counted_by)])
             if not n_blocked:
                 return tuple(parts[0]) if len(parts) == 1 else tuple(np.concatenate(col) for col in zip(*parts))

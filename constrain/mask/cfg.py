@@ -271,7 +271,7 @@ class CFGGrammar(CompiledGrammar):
                 self._walks.put(key, node)
                 return node
         if rest is not None:
-            node = LexNode.literal(self._trie, nodes, rest, k, self.vocab.size)
+            node = LexNode.literal(self._trie, self.dfa, nodes, rest, k, self.vocab.size)
         else:
             r = self._reference(q, nodes) if relative else DEAD
             base = self._walk(r, nodes, relative=False) if r != DEAD else None

@@ -82,11 +82,12 @@ class LexNode:
         return node
 
     @classmethod
-    def literal(cls, trie: TokenTrie, nodes: np.ndarray, text: bytes, terminal: int, vocab_size: int) -> "LexNode":
+    def literal(cls, trie: TokenTrie, dfa: DFA, nodes: np.ndarray, text: bytes, terminal: int,
+                vocab_size: int) -> "LexNode":
         """The walk below `nodes` of a state inside `terminal` with only `text` left to read (the rest
         of a property name): one path down the trie per node (`TokenTrie.literal`), no automaton."""
         node = cls.__new__(cls)
-        tokens, ends = trie.literal(nodes, text)
+        tokens, ends = trie.literal(dfa, nodes, text)
         node._set_tokens(tokens, None, vocab_size)
         node.branches = [(terminal, ends)] if ends.size else []
         return node
@@ -139,10 +140,10 @@ def _with_starts(trie: TokenTrie, dfa: DFA, starts: np.ndarray, state: int, node
                  states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A walk's branch points `nodes` (in `states`) plus its start nodes if the walk starts in an
     accepting `state`: the terminal may also end right where the walk starts (the kernels report
-    descendants only). Leaves are left out, as the kernels leave them out: no walk goes on below."""
+    descendants only). Only where a walk goes on below, as the kernels report them (`TokenTrie.goes_on`)."""
     if not dfa.accepting[state]:
         return nodes, states
-    starts = starts[trie.skip[starts] != starts + 1]
+    starts = starts[trie.goes_on(dfa, starts)]
     at_starts = _states(state, starts.size)
     if not nodes.size:
         return starts, at_starts
