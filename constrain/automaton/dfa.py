@@ -57,15 +57,7 @@ class DFA:
         self._intern(np.zeros(0, dtype=np.int32), True)
         self.table[DEAD] = DEAD
         self.start = self._start([nfa.start], True)
-        # the bytes some pattern starts with (its start's live bytes), read off the start's NFA edges:
-        # no trie walk allows a token below a node whose children spell none of them
-        sub = self.subset(self.start)
-        counts = nfa.edge_ptr[sub + 1] - nfa.edge_ptr[sub]
-        edges = np.repeat(nfa.edge_ptr[sub] - (np.cumsum(counts) - counts), counts) + np.arange(counts.sum())
-        runs = np.zeros(257, dtype=np.int64)  # +1 where an edge's range opens, -1 past where it closes
-        np.add.at(runs, nfa.edge_lo[edges], 1)
-        np.add.at(runs, nfa.edge_hi[edges] + 1, -1)
-        self.first_bytes = np.cumsum(runs[:256]) > 0
+        self.first_bytes = _first_bytes(nfa, self.subset(self.start))  # the bytes some pattern starts with
 
     @property
     def num_states(self) -> int:
@@ -94,7 +86,7 @@ class DFA:
         return code >> 1 if code >= 0 else None
 
     def inside(self, state: int) -> bytes:
-        """Where a state `owner` finds inside its pattern: its subset relative to the pattern's states."""
+        """Where inside its `owner` pattern `state` lies: its subset relative to the pattern's states."""
         return (self.subset(state) - self.nfa.spans[int(self.owners[state]) >> 1][0]).tobytes()
 
     def forced(self, state: int, max_length: int = 64) -> bytes | None:
@@ -238,3 +230,15 @@ class DFA:
             starts = [s for s in self._starts.values() if s != DEAD]  # the dead state is hashed: found by rows
             rehash_kernel(n, np.array(starts, dtype=np.int64), self._pool, self._at, self._slots)
         self._set_arrays()
+
+
+def _first_bytes(nfa: NFA, start: np.ndarray) -> np.ndarray:
+    """A bool per byte: whether an edge of the NFA states `start` reads it (the start's live bytes,
+    without filling its row). No trie walk from a start allows a token below a node whose children
+    spell none of them (`index.kernels.goes_on`)."""
+    counts = nfa.edge_ptr[start + 1] - nfa.edge_ptr[start]
+    edges = np.repeat(nfa.edge_ptr[start] - (np.cumsum(counts) - counts), counts) + np.arange(counts.sum())
+    runs = np.zeros(257, dtype=np.int64)  # +1 where an edge's range opens, -1 past where it closes
+    np.add.at(runs, nfa.edge_lo[edges], 1)
+    np.add.at(runs, nfa.edge_hi[edges] + 1, -1)
+    return np.cumsum(runs[:256]) > 0

@@ -319,13 +319,16 @@ def rehash_kernel(count, starts, pool, at, slots):  # pragma: no cover - compile
 def run_kernel(state, data, i, until_complete, automaton):  # pragma: no cover - compiled
     """Read `data` from position `i` in `state` while the automaton lives (and, if `until_complete`,
     no pattern is complete): (0, where it stopped, the state there), or (a FULL_* code, where, the
-    state there) when a row could not be filled."""
+    state there) when a row could not be filled. Stopped at a complete pattern with bytes left, the
+    state's row is filled too: the caller reads the next byte from it (`CFGGrammar._read`)."""
     table, accepting = automaton[TABLE], automaton[ACCEPTING]
-    while i < data.shape[0] and state != 0 and not (until_complete and accepting[state]):
+    while i < data.shape[0] and state != 0:
         if table[state, 0] == UNFILLED:
             status = fill_row(state, automaton)
             if status < 0:
                 return status, i, state
+        if until_complete and accepting[state]:
+            break
         state = table[state, data[i]]
         i += 1
     return 0, i, state

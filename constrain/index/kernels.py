@@ -48,9 +48,10 @@ def goes_on(skip, byte, first, node):  # pragma: no cover - compiled
     return False
 
 
-@njit(cache=True)
+@njit("boolean[:](int32[:], uint8[:], boolean[:], int32[:])", cache=True)
 def goes_on_kernel(skip, byte, first, nodes):  # pragma: no cover - compiled
-    """`goes_on` for each of `nodes`."""
+    """`goes_on` for each of `nodes` (an eager signature: loaded on import, not on a first call in a
+    forked worker, which would cost milliseconds)."""
     out = np.empty(nodes.shape[0], dtype=np.bool_)
     for k in range(nodes.shape[0]):
         out[k] = goes_on(skip, byte, first, nodes[k])
@@ -58,8 +59,8 @@ def goes_on_kernel(skip, byte, first, nodes):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def walk_kernel(skip, depth, byte, token, more_ptr, more_ids, automaton, first, start_nodes, start_states, tokens,
-                branch_nodes, branch_states, blocked_nodes, blocked_states, stack):  # pragma: no cover - compiled
+def walk_kernel(skip, depth, byte, token, more_ptr, more_ids, automaton, first, start_nodes, start_states,
+                tokens, branch_nodes, branch_states, blocked_nodes, blocked_states, stack):  # pragma: no cover - compiled
     """Visit every node below `start_nodes` that the automaton survives, in depth-first order.
 
     `token[i]` is the id spelled by node i (-1: none; -2 - k: several ids with the same bytes, the k-th
@@ -171,7 +172,6 @@ def difference_kernel(skip, depth, byte, token, more_ptr, more_ids, automaton, f
             n_add += (t >= 0) & (nr == 0)
             removed[n_rem] = t
             n_rem += (t >= 0) & (nq == 0)
-            leaf = skip[i] == i + 1
             if accepting[nq] and goes_on(skip, byte, first, i):
                 q_nodes[n_q] = i
                 q_states[n_q] = nq
@@ -180,7 +180,7 @@ def difference_kernel(skip, depth, byte, token, more_ptr, more_ids, automaton, f
                 r_nodes[n_r] = i
                 r_states[n_r] = nr
                 n_r += 1
-            if (table[nq, 0] == UNFILLED or table[nr, 0] == UNFILLED) and not leaf and (
+            if (table[nq, 0] == UNFILLED or table[nr, 0] == UNFILLED) and skip[i] != i + 1 and (
                     fill_row(nq, automaton) < 0 or fill_row(nr, automaton) < 0):
                 blocked_nodes[n_blocked] = i
                 blocked_q[n_blocked] = nq
@@ -195,11 +195,13 @@ def difference_kernel(skip, depth, byte, token, more_ptr, more_ids, automaton, f
 
 
 @njit(cache=True)
-def literal_kernel(skip, byte, token, more_ptr, more_ids, first, start_nodes, text, tokens, ends):  # pragma: no cover - compiled
+def literal_kernel(skip, byte, token, more_ptr, more_ids, first, start_nodes, text, tokens,
+                   ends):  # pragma: no cover - compiled
     """The walk of a state that has one text left to read (the rest of a literal): below each start
     node, follow the child spelling the next byte of `text`. The tokens on that path are allowed, and
     the node spelling all of `text` is where the literal ends (a branch point where it `goes_on`; with
-    an empty text, the start node itself). No automaton: the text decides it all. Returns the token and end counts."""
+    an empty text, the start node itself). No automaton: the text decides it all. Returns the token
+    and end counts."""
     n_tok = 0
     n_end = 0
     for k in range(start_nodes.shape[0]):

@@ -84,15 +84,16 @@ class TokenTrie:
         that spell a prefix of it, and the nodes where it ends (branch points, as `walk` reports them).
         Needs no automaton but its `first_bytes`."""
         tokens, ends, _ = self._buffers(2, 0)
-        n_tok, n_end = literal_kernel(self.skip, self.byte, self.token, self.more_ptr, self.more_ids, dfa.first_bytes,
-                                      nodes.astype(np.int32, copy=False), np.frombuffer(text, dtype=np.uint8),
-                                      tokens, ends)
+        n_tok, n_end = literal_kernel(self.skip, self.byte, self.token, self.more_ptr, self.more_ids,
+                                      dfa.first_bytes, nodes.astype(np.int32, copy=False),
+                                      np.frombuffer(text, dtype=np.uint8), tokens, ends)
         return tokens[:n_tok].copy(), ends[:n_end].copy()
 
     def goes_on(self, dfa: DFA, nodes: np.ndarray) -> np.ndarray:
         """Per node of `nodes`, whether a walk below it can allow a token: a child of it spells a byte
         some pattern of `dfa` starts with (the kernels report branch points only there)."""
-        return goes_on_kernel(self.skip, self.byte, dfa.first_bytes, nodes)
+        # a copy: the eager signature takes writable arrays, and `ROOT` is read-only
+        return goes_on_kernel(self.skip, self.byte, dfa.first_bytes, nodes.astype(np.int32))
 
     def difference(self, dfa: DFA, nodes: np.ndarray, q: np.ndarray, r: np.ndarray):
         """How the walk below `nodes` from states `q` differs from the one from states `r`: the
