@@ -87,7 +87,7 @@ class DFA:
 
     def inside(self, state: int) -> bytes:
         """Where inside its `owner` pattern `state` lies: its subset relative to the pattern's states."""
-        return (self.subset(state) - self.nfa.spans[int(self.owners[state]) >> 1][0]).tobytes()
+        return (self.subset(state) - self.nfa.spans[self.owner(state)][0]).tobytes()
 
     def forced(self, state: int, max_length: int = 64) -> bytes | None:
         """The only bytes that complete a pattern from `state`, if there is one way only (the rest

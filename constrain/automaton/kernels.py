@@ -11,9 +11,9 @@ open-addressing hash table of state ids (EMPTY where free), `meta[0]` the number
 `table` / `accepting` the DFA itself, with an accepting code per state (0, k + 1 when pattern k
 alone is complete, `SEVERAL`) and an owner code (2k + 1 when the state lies inside pattern k alone
 and reads one way on: one byte, or nothing where k is complete, so it may be the rest of a literal;
-2k inside pattern k otherwise; -1 inside several patterns). A kernel that runs
-out of room returns a `FULL_*` code with the store consistent (states interned so far stay, a row
-is written whole or not at all): the caller grows what is full and calls again.
+2k inside pattern k otherwise; -1 inside several patterns). A kernel that runs out of room returns
+a `FULL_*` code with the store consistent (states interned so far stay, a row is written whole or
+not at all): the caller grows what is full and calls again.
 
 No `nogil`: the scratch arrays belong to one automaton, which threads may share, so the kernels run
 under the GIL, one at a time.
@@ -71,6 +71,18 @@ def _hash(sub):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
+def _one_byte(sub, edge_ptr, edge_lo, edge_hi):  # pragma: no cover - compiled
+    """The one byte the NFA states `sub` read, -1 when they read none, -2 when they read several."""
+    byte = -1
+    for x in sub:
+        for j in range(edge_ptr[x], edge_ptr[x + 1]):
+            if edge_hi[j] != edge_lo[j] or (byte >= 0 and edge_lo[j] != byte):
+                return -2
+            byte = edge_lo[j]
+    return byte
+
+
+@njit(cache=True)
 def _intern(sub, hashed, automaton):  # pragma: no cover - compiled
     """The state of subset `sub`, added when new (`hashed`: findable by later lookups; a start state
     is not, so it stays apart from the same subset reached by reading bytes); or a FULL_* code.
@@ -99,18 +111,14 @@ def _intern(sub, hashed, automaton):  # pragma: no cover - compiled
     table[n, 0] = UNFILLED  # the row is reserved memory: mark it before anything reads it
     code = 0
     owner = pattern[sub[0]] if sub.size else -1
-    byte = -1  # the one byte read so far, -1 for none
-    several = False  # bytes read
     for x in sub:
         if label[x] >= 0:
             code = label[x] + 1 if code == 0 or code == label[x] + 1 else SEVERAL
         if pattern[x] != owner:
             owner = -1
-        for j in range(edge_ptr[x], edge_ptr[x + 1]):
-            several = several or edge_hi[j] != edge_lo[j] or (byte >= 0 and edge_lo[j] != byte)
-            byte = edge_lo[j]
     accepting[n] = code
-    one_way = not several and (byte < 0 or code == 0)
+    byte = _one_byte(sub, edge_ptr, edge_lo, edge_hi)
+    one_way = byte == -1 or (byte >= 0 and code == 0)
     owners[n] = 2 * owner + one_way if owner >= 0 else -1
     if hashed:
         slots[slot] = n
@@ -345,21 +353,22 @@ def forced_kernel(state, out, automaton):  # pragma: no cover - compiled
     current = pool[at[state]:at[state + 1]].copy()
     n = 0
     while True:
-        byte, count, complete = -1, 0, False
+        byte = _one_byte(current, edge_ptr, edge_lo, edge_hi)
+        if byte == -2:
+            return -1
+        complete = False
         for x in current:
             complete = complete or label[x] >= 0
-            for j in range(edge_ptr[x], edge_ptr[x + 1]):
-                if edge_hi[j] != edge_lo[j] or (byte >= 0 and edge_lo[j] != byte):
-                    return -1
-                byte = edge_lo[j]
-                count += 1
         if complete:
-            return n if byte < 0 else -1
+            return n if byte == -1 else -1
         if n == out.shape[0]:
             return -1
         out[n] = byte
         n += 1
-        targets = np.empty(count, dtype=np.int32)
+        count = 0
+        for x in current:
+            count += edge_ptr[x + 1] - edge_ptr[x]
+        targets = np.empty(count, dtype=np.int32)  # every edge reads `byte`
         count = 0
         for x in current:
             for j in range(edge_ptr[x], edge_ptr[x + 1]):

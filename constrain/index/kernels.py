@@ -60,7 +60,8 @@ def goes_on_kernel(skip, byte, first, nodes):  # pragma: no cover - compiled
 
 @njit(cache=True)
 def walk_kernel(skip, depth, byte, token, more_ptr, more_ids, automaton, first, start_nodes, start_states,
-                tokens, branch_nodes, branch_states, blocked_nodes, blocked_states, stack):  # pragma: no cover - compiled
+                tokens, branch_nodes, branch_states, blocked_nodes, blocked_states,
+                stack):  # pragma: no cover - compiled
     """Visit every node below `start_nodes` that the automaton survives, in depth-first order.
 
     `token[i]` is the id spelled by node i (-1: none; -2 - k: several ids with the same bytes, the k-th
