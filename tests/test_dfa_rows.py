@@ -253,3 +253,18 @@ def test_walk_kernels_cached_before_the_row_filler_changed_are_dropped():
     finally:
         stale.unlink(missing_ok=True)
         fresh.unlink(missing_ok=True)
+
+
+def test_packed_fields_are_views_of_the_arrays_and_checked():
+    """The kernels read an automaton through addresses (`automaton.packed`): a row grown into a new
+    table is seen by the next kernel call (the DFA packs again), and a field of the wrong dtype or
+    layout is refused when packed, not read as garbage."""
+    from constrain.automaton.packed import pack
+
+    dfa = DFA(nfa.build_union([regex.parse("[a-z]{1,1500}")], 100_000), max_states=5000)
+    assert dfa.walk(dfa.start, b"q" * 1500) != DEAD  # 1500 states in one call: the table grew meanwhile
+    assert len(dfa.table) > RESERVED_ROWS and dfa.walk(dfa.start, b"q" * 1501) == DEAD
+    with pytest.raises(TypeError, match="field 1: a C-contiguous int32 array"):
+        pack([(np.zeros(3, np.int32), np.int32), (np.zeros(3, np.int64), np.int32)])
+    with pytest.raises(TypeError, match="field 0"):
+        pack([(np.zeros(6, np.int32)[::2], np.int32)])

@@ -18,9 +18,10 @@ import numpy as np
 
 from .. import deadline
 from ..errors import LimitError
-from .kernels import (EMPTY, FULL_POOL, TOO_MANY, UNFILLED, fill_kernel, forced_kernel, intern_kernel,
+from .kernels import (DTYPES, EMPTY, FULL_POOL, TOO_MANY, UNFILLED, fill_kernel, forced_kernel, intern_kernel,
                       reference_kernel, rehash_kernel, run_kernel, start_kernel, survives_kernel)
 from .nfa import NFA
+from .packed import pack
 
 DEAD = 0
 _NONE: frozenset[int] = frozenset()
@@ -53,11 +54,12 @@ class DFA:
         self._starts: dict[tuple[int, ...], int] = {}  # start states by the patterns they start
         self._mark = np.zeros(nfa.size, dtype=bool)  # the kernels' scratch, all False between calls
         self._queue = np.empty(nfa.size, dtype=np.int32)
+        self.first_bytes = np.zeros(256, dtype=bool)  # the bytes some pattern starts with: set below
         self._set_arrays()
         self._intern(np.zeros(0, dtype=np.int32), True)
         self.table[DEAD] = DEAD
         self.start = self._start([nfa.start], True)
-        self.first_bytes = _first_bytes(nfa, self.subset(self.start))  # the bytes some pattern starts with
+        self.first_bytes[:] = _first_bytes(nfa, self.subset(self.start))
 
     @property
     def num_states(self) -> int:
@@ -202,12 +204,14 @@ class DFA:
             deadline.check()
 
     def _set_arrays(self) -> None:
-        """`arrays`, what the compiled kernels take (`kernels.fill_row`): the NFA's arrays, the scratch,
-        the store, the state bound; set again whenever growing replaces an array of the store."""
+        """`arrays`, what the compiled kernels take (`kernels.unpack`): the NFA's arrays, the scratch,
+        the store, the first bytes, the state bound, packed (`packed`); packed again whenever growing
+        replaces an array of the store (this object keeps them all alive)."""
         n = self.nfa
-        self.arrays = (n.edge_ptr, n.edge_lo, n.edge_hi, n.edge_to, n.eps_ptr, n.eps_to, n.keep, n.label,
-                       n.pattern, self._mark, self._queue, self._pool, self._at, self._slots, self.table,
-                       self.accepting, self.owners, self._meta, self.max_states)
+        fields = (n.edge_ptr, n.edge_lo, n.edge_hi, n.edge_to, n.eps_ptr, n.eps_to, n.keep, n.label, n.pattern,
+                  self._mark, self._queue, self._pool, self._at, self._slots, self.table, self.accepting,
+                  self.owners, self._meta, self.first_bytes, self.max_states)
+        self.arrays = pack(list(zip(fields, DTYPES)))
 
     def _grow(self, status: int) -> None:
         """Make room for what a kernel found full (its FULL_* `status`); `LimitError` past the bound."""

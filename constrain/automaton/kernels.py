@@ -15,6 +15,9 @@ and reads one way on: one byte, or nothing where k is complete, so it may be the
 a `FULL_*` code with the store consistent (states interned so far stay, a row is written whole or
 not at all): the caller grows what is full and calls again.
 
+The kernels take all of that as one int64 array (`DFA.arrays`, see `packed`), `unpack`ed into the
+arrays in field order.
+
 No `nogil`: the scratch arrays belong to one automaton, which threads may share, so the kernels run
 under the GIL, one at a time.
 """
@@ -23,11 +26,29 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .packed import number, rows, view
+
 UNFILLED = -1
 EMPTY = -1
 FULL_ROWS, FULL_POOL, TOO_MANY = -1, -2, -3
-TABLE, ACCEPTING = 14, 15  # where the walks find the table and the accepting codes in `DFA.arrays`
 SEVERAL = -1  # an accepting code: several patterns complete (else k + 1 for pattern k alone, 0 for none)
+# the fields of `DFA.arrays`: the NFA's arrays, the scratch, the store, the bytes the automaton's
+# start reads (`DFA.first_bytes`), the state bound; and the dtypes they are packed with
+(EDGE_PTR, EDGE_LO, EDGE_HI, EDGE_TO, EPS_PTR, EPS_TO, KEEP, LABEL, PATTERN, MARK, QUEUE, POOL, AT, SLOTS,
+ TABLE, ACCEPTING, OWNERS, META, FIRST, MAX_STATES) = range(20)
+DTYPES = (np.int64, np.int32, np.int32, np.int32, np.int64, np.int32, np.bool_, np.int32, np.int32, np.bool_,
+          np.int32, np.int32, np.int64, np.int32, np.int32, np.int32, np.int32, np.int64, np.bool_, int)
+
+
+@njit(inline="always")
+def unpack(a):  # pragma: no cover - compiled
+    """`DFA.arrays` as the arrays it packs (and the bound), in field order."""
+    return (view(a, EDGE_PTR, np.int64), view(a, EDGE_LO, np.int32), view(a, EDGE_HI, np.int32),
+            view(a, EDGE_TO, np.int32), view(a, EPS_PTR, np.int64), view(a, EPS_TO, np.int32),
+            view(a, KEEP, np.bool_), view(a, LABEL, np.int32), view(a, PATTERN, np.int32),
+            view(a, MARK, np.bool_), view(a, QUEUE, np.int32), view(a, POOL, np.int32), view(a, AT, np.int64),
+            view(a, SLOTS, np.int32), rows(a, TABLE, np.int32, 256), view(a, ACCEPTING, np.int32),
+            view(a, OWNERS, np.int32), view(a, META, np.int64), view(a, FIRST, np.bool_), number(a, MAX_STATES))
 
 
 @njit(cache=True)
@@ -88,7 +109,7 @@ def _intern(sub, hashed, automaton):  # pragma: no cover - compiled
     is not, so it stays apart from the same subset reached by reading bytes); or a FULL_* code.
     A new state's accepting code and owner code are written here, where its subset is at hand."""
     (edge_ptr, edge_lo, edge_hi, _, _, _, _, label, pattern, _, _,
-     pool, at, slots, table, accepting, owners, meta, max_states) = automaton
+     pool, at, slots, table, accepting, owners, meta, _, max_states) = unpack(automaton)
     mask = slots.size - 1
     slot = np.int64(_hash(sub) & np.uint64(mask))
     if hashed:
@@ -130,7 +151,7 @@ def _intern(sub, hashed, automaton):  # pragma: no cover - compiled
 def start_kernel(seeds, hashed, automaton):  # pragma: no cover - compiled
     """The state of the kept epsilon closure of the NFA states `seeds` (`_intern`); 0 (dead) for an
     empty closure, or a FULL_* code."""
-    _, _, _, _, eps_ptr, eps_to, keep, _, _, mark, queue, _, _, _, _, _, _, _, _ = automaton
+    _, _, _, _, eps_ptr, eps_to, keep, _, _, mark, queue, _, _, _, _, _, _, _, _, _ = unpack(automaton)
     k = _close(seeds, eps_ptr, eps_to, keep, mark, queue)
     return _intern(queue[:k], hashed, automaton) if k else 0
 
@@ -159,8 +180,8 @@ def fill_row(state, automaton):  # pragma: no cover - compiled
     A row: cut 0..255 at every edge's ends, give each run of bytes the targets of the edges that read
     it, merge neighbouring runs with the same targets (a UTF-8 class is dozens of ranges, mostly
     with one target), then close and intern each distinct set of targets once."""
-    (edge_ptr, edge_lo, edge_hi, edge_to, eps_ptr, eps_to, keep, label, pattern, mark, queue,
-     pool, at, slots, table, accepting, owners, meta, max_states) = automaton
+    (edge_ptr, edge_lo, edge_hi, edge_to, eps_ptr, eps_to, keep, _, _, mark, queue,
+     pool, at, _, table, _, _, _, _, _) = unpack(automaton)
     if table[state, 0] != UNFILLED:
         return 0
     a, b = at[state], at[state + 1]
@@ -239,7 +260,8 @@ def survives_kernel(state, alphabet, length, max_states, automaton):  # pragma: 
     """1 when every string of 1 to `length` bytes of `alphabet` leads from `state` to a live state
     that completes no pattern, 0 when one does not (or telling takes more than `max_states`
     states), a FULL_* code when a row could not be filled. Breadth first, one depth at a time."""
-    table, accepting = automaton[TABLE], automaton[ACCEPTING]
+    fields = unpack(automaton)
+    table, accepting = fields[TABLE], fields[ACCEPTING]
     seen = np.empty(max_states + 1, dtype=np.int64)
     seen[0] = state
     count, lo, hi = 1, 0, 1
@@ -271,7 +293,7 @@ def reference_kernel(state, max_different, automaton):  # pragma: no cover - com
     """The live state most bytes lead to from `state`, if its row differs from `state`'s on at most
     `max_different` bytes and has more live bytes than that (and it is not `state` itself); else 0.
     A FULL_* code when a row could not be filled."""
-    table = automaton[TABLE]
+    table = unpack(automaton)[TABLE]
     status = fill_row(state, automaton)
     if status < 0:
         return status
@@ -329,7 +351,8 @@ def run_kernel(state, data, i, until_complete, automaton):  # pragma: no cover -
     no pattern is complete): (0, where it stopped, the state there), or (a FULL_* code, where, the
     state there) when a row could not be filled. Stopped at a complete pattern with bytes left, the
     state's row is filled too: the caller reads the next byte from it (`CFGGrammar._read`)."""
-    table, accepting = automaton[TABLE], automaton[ACCEPTING]
+    fields = unpack(automaton)
+    table, accepting = fields[TABLE], fields[ACCEPTING]
     while i < data.shape[0] and state != 0:
         if table[state, 0] == UNFILLED:
             status = fill_row(state, automaton)
@@ -349,7 +372,7 @@ def forced_kernel(state, out, automaton):  # pragma: no cover - compiled
     NFA, not the table: no row is filled or state added for the text (the tokens that read it do
     that, a few bytes at a time, later)."""
     (edge_ptr, edge_lo, edge_hi, edge_to, eps_ptr, eps_to, keep, label, _, mark, queue,
-     pool, at, _, _, _, _, _, _) = automaton
+     pool, at, _, _, _, _, _, _, _) = unpack(automaton)
     current = pool[at[state]:at[state + 1]].copy()
     n = 0
     while True:

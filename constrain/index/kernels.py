@@ -17,7 +17,19 @@ import numpy as np
 from numba import njit
 
 from ..automaton import kernels as automaton_kernels
-from ..automaton.kernels import ACCEPTING, TABLE, UNFILLED, fill_row
+from ..automaton.kernels import ACCEPTING, FIRST, TABLE, UNFILLED, fill_row, unpack
+from ..automaton.packed import view
+
+# the fields of `TokenTrie.arrays` (`automaton.packed`), and the dtypes they are packed with
+SKIP, DEPTH, BYTE, TOKEN, MORE_PTR, MORE_IDS = range(6)
+TRIE_DTYPES = (np.int32, np.int32, np.uint8, np.int32, np.int32, np.int32)
+
+
+@njit(inline="always")
+def unpack_trie(t):  # pragma: no cover - compiled
+    """`TokenTrie.arrays` as the arrays it packs, in field order."""
+    return (view(t, SKIP, np.int32), view(t, DEPTH, np.int32), view(t, BYTE, np.uint8), view(t, TOKEN, np.int32),
+            view(t, MORE_PTR, np.int32), view(t, MORE_IDS, np.int32))
 
 
 def _drop_stale_cache() -> None:
@@ -48,10 +60,12 @@ def goes_on(skip, byte, first, node):  # pragma: no cover - compiled
     return False
 
 
-@njit("boolean[:](int32[:], uint8[:], boolean[:], int32[:])", cache=True)
-def goes_on_kernel(skip, byte, first, nodes):  # pragma: no cover - compiled
+@njit("boolean[:](int64[:], int64[:], int32[:])", cache=True)
+def goes_on_kernel(trie, automaton, nodes):  # pragma: no cover - compiled
     """`goes_on` for each of `nodes` (an eager signature: loaded on import, not on a first call in a
     forked worker, which would cost milliseconds)."""
+    skip, _, byte, _, _, _ = unpack_trie(trie)
+    first = unpack(automaton)[FIRST]
     out = np.empty(nodes.shape[0], dtype=np.bool_)
     for k in range(nodes.shape[0]):
         out[k] = goes_on(skip, byte, first, nodes[k])
@@ -59,17 +73,16 @@ def goes_on_kernel(skip, byte, first, nodes):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def walk_kernel(skip, depth, byte, token, more_ptr, more_ids, automaton, first, start_nodes, start_states,
-                tokens, branch_nodes, branch_states, blocked_nodes, blocked_states,
-                stack):  # pragma: no cover - compiled
+def walk_kernel(trie, automaton, start_nodes, start_states, buffers):  # pragma: no cover - compiled
     """Visit every node below `start_nodes` that the automaton survives, in depth-first order.
 
     `token[i]` is the id spelled by node i (-1: none; -2 - k: several ids with the same bytes, the k-th
     run of `more_ids` per `more_ptr`, rare). The body is written to branch as little as possible: a
     mispredicted branch per node costs more than the rest of the node's work.
 
-    `automaton` is `DFA.arrays`. `stack[d]` is the automaton state at the current node's ancestor of
-    depth d. Fills the caller's buffers (sized for the whole trie and vocabulary) with the token ids
+    `trie` is `TokenTrie.arrays`, `automaton` `DFA.arrays`, `buffers` the caller's packed buffers:
+    tokens, branch nodes and states, blocked nodes and states, and `stack`, where `stack[d]` is the
+    automaton state at the current node's ancestor of depth d. Fills the buffers (sized for the whole trie and vocabulary) with the token ids
     ending at surviving nodes, the nodes and states where the automaton accepts (branch points: only
     those with a child whose byte can start a pattern, `first`, per `goes_on`: elsewhere no walk goes
     on below, so the parser is not asked what would follow), and
@@ -78,7 +91,11 @@ def walk_kernel(skip, depth, byte, token, more_ptr, more_ids, automaton, first, 
     where they nest), so nothing is visited twice and the buffers suffice. Start nodes themselves
     are not reported.
     """
-    table, accepting = automaton[TABLE], automaton[ACCEPTING]
+    skip, depth, byte, token, more_ptr, more_ids = unpack_trie(trie)
+    fields = unpack(automaton)
+    table, accepting, first = fields[TABLE], fields[ACCEPTING], fields[FIRST]
+    tokens, branch_nodes, branch_states = view(buffers, 0, np.int32), view(buffers, 1, np.int32), view(buffers, 2, np.int32)
+    blocked_nodes, blocked_states, stack = view(buffers, 3, np.int32), view(buffers, 4, np.int32), view(buffers, 5, np.int32)
     n_tok = 0
     n_branch = 0
     n_blocked = 0
@@ -122,9 +139,7 @@ def walk_kernel(skip, depth, byte, token, more_ptr, more_ids, automaton, first, 
 
 
 @njit(cache=True)
-def difference_kernel(skip, depth, byte, token, more_ptr, more_ids, automaton, first, start_nodes, start_q,
-                      start_r, added, removed, q_nodes, q_states, r_nodes, r_states, blocked_nodes, blocked_q,
-                      blocked_r, stack_q, stack_r):  # pragma: no cover - compiled
+def difference_kernel(trie, automaton, start_nodes, start_q, start_r, buffers):  # pragma: no cover - compiled
     """Walk two automaton states side by side and report only where their walks differ.
 
     Below a node where both states agree the two walks are the same, so the subtree is skipped: for
@@ -132,8 +147,17 @@ def difference_kernel(skip, depth, byte, token, more_ptr, more_ids, automaton, f
     name") this visits a few nodes instead of the whole trie. Reports the tokens only `q` allows
     (`added`) and only `r` allows (`removed`), each side's branch points among the visited nodes, and
     blocked pairs (a row not filled on either side), like `walk_kernel`; returns the five counts.
+    `buffers`: added, removed, each side's branch nodes and states, blocked nodes and each side's
+    states, each side's stack.
     """
-    table, accepting = automaton[TABLE], automaton[ACCEPTING]
+    skip, depth, byte, token, more_ptr, more_ids = unpack_trie(trie)
+    fields = unpack(automaton)
+    table, accepting, first = fields[TABLE], fields[ACCEPTING], fields[FIRST]
+    added, removed = view(buffers, 0, np.int32), view(buffers, 1, np.int32)
+    q_nodes, q_states, r_nodes, r_states = (view(buffers, 2, np.int32), view(buffers, 3, np.int32),
+                                            view(buffers, 4, np.int32), view(buffers, 5, np.int32))
+    blocked_nodes, blocked_q, blocked_r = view(buffers, 6, np.int32), view(buffers, 7, np.int32), view(buffers, 8, np.int32)
+    stack_q, stack_r = view(buffers, 9, np.int32), view(buffers, 10, np.int32)
     n_add = 0
     n_rem = 0
     n_q = 0
@@ -196,13 +220,15 @@ def difference_kernel(skip, depth, byte, token, more_ptr, more_ids, automaton, f
 
 
 @njit(cache=True)
-def literal_kernel(skip, byte, token, more_ptr, more_ids, first, start_nodes, text, tokens,
-                   ends):  # pragma: no cover - compiled
+def literal_kernel(trie, automaton, start_nodes, text, buffers):  # pragma: no cover - compiled
     """The walk of a state that has one text left to read (the rest of a literal): below each start
     node, follow the child spelling the next byte of `text`. The tokens on that path are allowed, and
     the node spelling all of `text` is where the literal ends (a branch point where it `goes_on`; with
-    an empty text, the start node itself). No automaton: the text decides it all. Returns the token
-    and end counts."""
+    an empty text, the start node itself). No automaton but its first bytes: the text decides it all.
+    `buffers`: tokens, ends. Returns the token and end counts."""
+    skip, _, byte, token, more_ptr, more_ids = unpack_trie(trie)
+    first = unpack(automaton)[FIRST]
+    tokens, ends = view(buffers, 0, np.int32), view(buffers, 1, np.int32)
     n_tok = 0
     n_end = 0
     for k in range(start_nodes.shape[0]):

@@ -20,7 +20,8 @@ import numpy as np
 
 from ..cache import once_per
 from ..automaton.dfa import DFA
-from .kernels import difference_kernel, goes_on_kernel, literal_kernel, walk_kernel
+from ..automaton.packed import pack
+from .kernels import TRIE_DTYPES, difference_kernel, goes_on_kernel, literal_kernel, walk_kernel
 
 ROOT = np.zeros(1, dtype=np.int32)  # the root node, where every token starts
 # plain tokens: printable ASCII but the quote and the backslash, up to 16 bytes (97% of SmolLM2's)
@@ -54,7 +55,8 @@ class TokenTrie:
         self.more_ids = np.array([t for _, ids in shared for t in ids], dtype=np.int32)
         self.max_depth = int(self.depth.max(initial=0))
         self._local = threading.local()
-        self._arrays = (self.skip, self.depth, self.byte, self.token, self.more_ptr, self.more_ids)  # what kernels read
+        fields = (self.skip, self.depth, self.byte, self.token, self.more_ptr, self.more_ids)
+        self.arrays = pack(list(zip(fields, TRIE_DTYPES)))  # what kernels read (`kernels.unpack_trie`)
         self.plain = PlainTokens(tokens, usable, index) if plain else None
 
     def walk(self, dfa: DFA, nodes: np.ndarray, states: np.ndarray):
@@ -83,17 +85,16 @@ class TokenTrie:
         """The walk below `nodes` of a state with only `text` left to read: the ids of the tokens
         that spell a prefix of it, and the nodes where it ends (branch points, as `walk` reports them).
         Needs no automaton but its `first_bytes`."""
-        tokens, ends, _ = self._buffers(2, 0)
-        n_tok, n_end = literal_kernel(self.skip, self.byte, self.token, self.more_ptr, self.more_ids,
-                                      dfa.first_bytes, nodes.astype(np.int32, copy=False),
-                                      np.frombuffer(text, dtype=np.uint8), tokens, ends)
+        (tokens, ends, _), packed = self._buffers(2, 0)
+        n_tok, n_end = literal_kernel(self.arrays, dfa.arrays, nodes.astype(np.int32, copy=False),
+                                      np.frombuffer(text, dtype=np.uint8), packed)
         return tokens[:n_tok].copy(), ends[:n_end].copy()
 
     def goes_on(self, dfa: DFA, nodes: np.ndarray) -> np.ndarray:
         """Per node of `nodes`, whether a walk below it can allow a token: a child of it spells a byte
         some pattern of `dfa` starts with (the kernels report branch points only there)."""
         # a copy: the eager signature takes writable arrays, and `ROOT` is read-only
-        return goes_on_kernel(self.skip, self.byte, dfa.first_bytes, nodes.astype(np.int32))
+        return goes_on_kernel(self.arrays, dfa.arrays, nodes.astype(np.int32))
 
     def difference(self, dfa: DFA, nodes: np.ndarray, q: np.ndarray, r: np.ndarray):
         """How the walk below `nodes` from states `q` differs from the one from states `r`: the
@@ -112,11 +113,11 @@ class TokenTrie:
         last. One run's outputs are views of the buffers (a big walk's ids would cost a copy, and
         its allocation page faults); several runs' are joined into new arrays."""
         sides = len(todo) - 1
-        buffers = self._buffers(len(counted_by), sides)
+        buffers, packed = self._buffers(len(counted_by), sides)
         outputs, blocked = buffers[:len(counted_by)], buffers[len(counted_by):len(counted_by) + 1 + sides]
         parts: list[list[np.ndarray]] = []
         while True:
-            *counts, n_blocked = kernel(*self._arrays, dfa.arrays, dfa.first_bytes, *todo, *buffers)
+            *counts, n_blocked = kernel(self.arrays, dfa.arrays, *todo, packed)
             parts.append([out[:counts[c]] for out, c in zip(outputs, counted_by)])
             if not n_blocked:
                 return tuple(parts[0]) if len(parts) == 1 else tuple(np.concatenate(col) for col in zip(*parts))
@@ -124,10 +125,10 @@ class TokenTrie:
             todo = tuple(b[:n_blocked].copy() for b in blocked)
             dfa.ensure_rows(np.concatenate(todo[1:]))
 
-    def _buffers(self, outputs: int, sides: int) -> tuple[np.ndarray, ...]:
+    def _buffers(self, outputs: int, sides: int) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
         """Kernel buffers, one set per thread (walks run in any thread; one kernel at a time):
         `outputs` arrays with room for a value per trie node (or per token id), the blocked nodes and
-        their state per side, and a per-depth state stack per side."""
+        their state per side, and a per-depth state stack per side; and the same packed for a kernel."""
         found = self._local.__dict__.get((outputs, sides))
         if found is None:  # the kernels share one pool of arrays
             pool = self._local.__dict__.setdefault("pool", [])
@@ -136,7 +137,8 @@ class TokenTrie:
                 pool.append(np.empty(self.num_nodes + self.more_ids.size, dtype=np.int32))
             while len(stacks) < sides:
                 stacks.append(np.empty(self.max_depth + 1, dtype=np.int32))
-            found = self._local.__dict__[outputs, sides] = tuple(pool[:outputs + 1 + sides]) + tuple(stacks[:sides])
+            arrays = tuple(pool[:outputs + 1 + sides]) + tuple(stacks[:sides])
+            found = self._local.__dict__[outputs, sides] = arrays, pack([(a, np.int32) for a in arrays])
         return found
 
     def fill_allowed(self, dfa: DFA, state: int, out: np.ndarray) -> None:
