@@ -329,9 +329,10 @@ def reference_kernel(state, max_different, automaton):  # pragma: no cover - com
     return r if different <= max_different < live else 0
 
 
-@njit(cache=True)
+@njit("void(int64, int64[:], int32[:], int64[:], int32[:])", cache=True)
 def rehash_kernel(count, starts, pool, at, slots):  # pragma: no cover - compiled
-    """Hash the states 0..count-1 but `starts` into `slots` (empty, larger than before)."""
+    """Hash the states 0..count-1 but `starts` into `slots` (empty, larger than before). An eager
+    signature: it first runs when a store grows, in a forked worker maybe (loading it costs ms)."""
     mask = slots.size - 1
     skip = np.zeros(count, dtype=np.bool_)
     for s in starts:
