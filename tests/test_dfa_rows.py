@@ -231,21 +231,24 @@ def test_forced_is_the_one_text_left_to_read():
     assert dfa.forced(dfa.walk(dfa.start, b'"ab":')) == b" "
 
 
-def test_walk_kernels_cached_before_the_row_filler_changed_are_dropped():
+@pytest.mark.parametrize("module, source", [("index", "automaton"), ("index", "packed"), ("automaton", "packed")])
+def test_kernels_cached_before_code_they_compile_in_changed_are_dropped(module, source):
     """numba checks a cached kernel against its own file only: the walk kernels, which compile the
-    row filler in, drop their cache when `automaton/kernels.py` is newer (a stale one crashed)."""
+    row filler and the packed views in, drop their cache when `automaton/kernels.py` or
+    `automaton/packed.py` is newer (a stale one crashed); the automaton kernels when `packed.py` is."""
+    import importlib
     import os
+    import time
     from pathlib import Path
 
-    from constrain.automaton import kernels as automaton_kernels
-    from constrain.index import kernels
-
+    kernels = importlib.import_module(f"constrain.{module}.kernels")
+    newer = importlib.import_module({"automaton": "constrain.automaton.kernels", "packed": "constrain.automaton.packed"}[source])
     cache = Path(kernels.__file__).parent / "__pycache__"
     cache.mkdir(exist_ok=True)
-    source = Path(automaton_kernels.__file__).stat().st_mtime
+    when_changed = Path(newer.__file__).stat().st_mtime
     stale, fresh = cache / "kernels.stale_probe-1.py311.nbi", cache / "kernels.fresh_probe-1.py311.nbi"
     try:
-        for path, when in ((stale, source - 10), (fresh, source + 10)):
+        for path, when in ((stale, when_changed - 10), (fresh, time.time() + 10)):
             path.write_bytes(b"")
             os.utime(path, (when, when))
         kernels._drop_stale_cache()

@@ -26,7 +26,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .packed import number, rows, view
+from . import packed
+from .packed import drop_stale_cache, number, rows, view
 
 UNFILLED = -1
 EMPTY = -1
@@ -38,6 +39,14 @@ SEVERAL = -1  # an accepting code: several patterns complete (else k + 1 for pat
  TABLE, ACCEPTING, OWNERS, META, FIRST, MAX_STATES) = range(20)
 DTYPES = (np.int64, np.int32, np.int32, np.int32, np.int64, np.int32, np.bool_, np.int32, np.int32, np.bool_,
           np.int32, np.int32, np.int64, np.int32, np.int32, np.int32, np.int32, np.int64, np.bool_, int)
+
+
+def _drop_stale_cache() -> None:
+    """These kernels compile in the packed views of `packed.py`: their cache is dropped when it is newer."""
+    drop_stale_cache(__file__, (packed.__file__,))
+
+
+_drop_stale_cache()
 
 
 @njit(inline="always")

@@ -7,8 +7,14 @@ one unboxing; the kernel rebuilds its views from it in a few instructions (`view
 
 The kernels read raw addresses: whoever packs keeps the arrays alive, and packs again whenever it
 replaces one of them (`DFA._set_arrays` after growing its store).
+
+The helpers here are compiled into every kernel that reads packed arrays, so a kernel file's numba
+cache goes stale when this file changes (`drop_stale_cache`).
 """
 from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 from numba import carray, njit, types
@@ -57,3 +63,18 @@ def rows(packed, k, dtype, width):  # pragma: no cover - compiled
 def number(packed, k):  # pragma: no cover - compiled
     """Int field k of `packed`."""
     return packed[2 * k + 1]
+
+
+def drop_stale_cache(kernels_file: str, sources: Iterable[str]) -> None:
+    """numba checks a function's on-disk cache against that function's own file only, but a kernel
+    also compiles in code from other files (these helpers, the row filler): after one of those
+    `sources` changed it would run the old code (wrong rows, or a crash). Drop the cached machine
+    code of `kernels_file`'s functions when a source is newer."""
+    kernels = Path(kernels_file)
+    newest = max(Path(source).stat().st_mtime for source in sources)
+    for cached in (kernels.parent / "__pycache__").glob(f"{kernels.stem}.*.nb[ci]"):
+        try:
+            if cached.stat().st_mtime < newest:
+                cached.unlink()
+        except OSError:  # another process dropped it first, or a read-only install: numba copes
+            pass

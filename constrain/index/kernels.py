@@ -11,14 +11,12 @@ No `nogil` then: a walk writes into an automaton that other threads may be walki
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from numba import njit
 
-from ..automaton import kernels as automaton_kernels
+from ..automaton import kernels as automaton_kernels, packed
 from ..automaton.kernels import ACCEPTING, FIRST, TABLE, UNFILLED, fill_row, unpack
-from ..automaton.packed import view
+from ..automaton.packed import drop_stale_cache, view
 
 # the fields of `TokenTrie.arrays` (`automaton.packed`), and the dtypes they are packed with
 SKIP, DEPTH, BYTE, TOKEN, MORE_PTR, MORE_IDS = range(6)
@@ -33,16 +31,9 @@ def unpack_trie(t):  # pragma: no cover - compiled
 
 
 def _drop_stale_cache() -> None:
-    """numba's on-disk cache of a function is checked against that function's own file only, and
-    these kernels compile `fill_row` in from `automaton/kernels.py`: their cached machine code is
-    dropped when that file is newer (else they would run an old row filler: wrong rows, or a crash)."""
-    source = Path(automaton_kernels.__file__).stat().st_mtime
-    for cached in (Path(__file__).parent / "__pycache__").glob("kernels.*.nb[ci]"):
-        try:
-            if cached.stat().st_mtime < source:
-                cached.unlink()
-        except OSError:  # another process dropped it first, or a read-only install: numba copes
-            pass
+    """These kernels compile in `fill_row` and `unpack` from `automaton/kernels.py` and the packed
+    views from `automaton/packed.py`: their cache is dropped when either is newer."""
+    drop_stale_cache(__file__, (automaton_kernels.__file__, packed.__file__))
 
 
 _drop_stale_cache()
@@ -82,10 +73,10 @@ def walk_kernel(trie, automaton, start_nodes, start_states, buffers):  # pragma:
 
     `trie` is `TokenTrie.arrays`, `automaton` `DFA.arrays`, `buffers` the caller's packed buffers:
     tokens, branch nodes and states, blocked nodes and states, and `stack`, where `stack[d]` is the
-    automaton state at the current node's ancestor of depth d. Fills the buffers (sized for the whole trie and vocabulary) with the token ids
-    ending at surviving nodes, the nodes and states where the automaton accepts (branch points: only
-    those with a child whose byte can start a pattern, `first`, per `goes_on`: elsewhere no walk goes
-    on below, so the parser is not asked what would follow), and
+    automaton state at the current node's ancestor of depth d. Fills the buffers (sized for the whole
+    trie and vocabulary) with the token ids ending at surviving nodes, the nodes and states where the
+    automaton accepts (branch points: only those with a child whose byte can start a pattern, `first`,
+    per `goes_on`: elsewhere no walk goes on below, so the parser is not asked what would follow), and
     the nodes and states whose rows could not be filled (blocked); returns the three counts. Start
     nodes must not lie in each other's subtrees (`mask.walks` splits a terminal's nodes by depth
     where they nest), so nothing is visited twice and the buffers suffice. Start nodes themselves

@@ -86,7 +86,8 @@ class LexNode:
     def literal(cls, trie: TokenTrie, dfa: DFA, nodes: np.ndarray, text: bytes, terminal: int,
                 vocab_size: int) -> "LexNode":
         """The walk below `nodes` of a state inside `terminal` with only `text` left to read (the rest
-        of a property name): one path down the trie per node (`TokenTrie.literal`), no automaton."""
+        of a property name): one path down the trie per node (`TokenTrie.literal`); of the automaton only
+        its first bytes are read."""
         node = cls.__new__(cls)
         tokens, ends = trie.literal(dfa, nodes, text)
         node._set_tokens(tokens, None, vocab_size)
