@@ -29,27 +29,36 @@ from collections.abc import Iterator
 
 from .cfg import Grammar, Rule, productive_symbols
 
-Item = tuple[int, int, "ParseState | None"]  # (rule index, dot, the set it started in; None: this one)
+Item = tuple[int, "ParseState | None"]  # (dotted rule, the set it started in; None: this one)
 MAX_INTERNED = 50_000  # states kept for sharing per parser; past it sharing restarts (memory bound)
 MAX_NESTING = 16  # completions built inside completions; deeper ones are expanded where they occur
 MAX_COMPLETION_SIZE = 2048  # items of one shared completion; a bigger one is expanded where it occurs
 MAX_COMPLETION_ITEMS = 500_000  # items held by shared completions per parser (memory bound)
+END = -1  # `next_symbol` of a dotted rule whose dot is at its end
 
 
 class EarleyParser:
+    """Items name a rule and a dot as one int, a dotted rule (the positions of a rule's dot are
+    consecutive ints: moving the dot adds one), so the closure reads what comes next from one list
+    (`next_symbol`), not from a rule's right side."""
+
     def __init__(self, grammar: Grammar):
         self.grammar = grammar
         self.augmented = len(grammar.terminals) + len(grammar.nonterminals)  # S' -> start
         self.rules: list[Rule] = list(grammar.rules) + [Rule(self.augmented, (grammar.start,))]
-        self.by_lhs: dict[int, list[int]] = {}
-        for k, rule in enumerate(self.rules):
-            self.by_lhs.setdefault(rule.lhs, []).append(k)
+        self.next_symbol: list[int] = []  # dotted rule -> the symbol after the dot, or END
+        self.lhs: list[int] = []  # dotted rule -> its rule's left side
+        self.by_lhs: dict[int, list[int]] = {}  # nonterminal -> its dotted rules with the dot first
+        for rule in self.rules:
+            self.by_lhs.setdefault(rule.lhs, []).append(len(self.next_symbol))
+            self.next_symbol.extend(rule.rhs + (END,))
+            self.lhs.extend([rule.lhs] * (len(rule.rhs) + 1))
         self.nullable = productive_symbols(self.rules, set())  # derive the empty string
         self.num_terminals = len(grammar.terminals)
         self._interned: dict[frozenset[Item], ParseState] = {}
         self._predictions: dict[frozenset[int], Prediction] = {}
         self.completion_items = 0  # held by the completions of the interned states
-        self._initial = ParseState(self, 0, [(len(self.rules) - 1, 0, None)])
+        self._initial = ParseState(self, 0, [(self.by_lhs[self.augmented][0], None)])
 
     def initial(self) -> "ParseState":
         return self._initial
@@ -82,23 +91,22 @@ class Prediction:
     __slots__ = ("waiting", "terminals")
 
     def __init__(self, parser: EarleyParser, roots: frozenset[int]):
-        rules, by_lhs, nullable, nt = parser.rules, parser.by_lhs, parser.nullable, parser.num_terminals
+        next_symbol, by_lhs, nullable, nt = parser.next_symbol, parser.by_lhs, parser.nullable, parser.num_terminals
         self.waiting: dict[int, list[Item]] = {}
         predicted = set(roots)
-        agenda: list[Item] = [(k, 0, None) for symbol in roots for k in by_lhs.get(symbol, ())]
+        agenda: list[Item] = [(p, None) for symbol in roots for p in by_lhs.get(symbol, ())]
         seen = set(agenda)
         while agenda:
             item = agenda.pop()
-            r, dot, _ = item
-            symbol = rules[r].rhs[dot] if dot < len(rules[r].rhs) else None
-            if symbol is None:
+            symbol = next_symbol[item[0]]
+            if symbol == END:
                 continue  # completed without reading: its parents here step over it (nullable)
             self.waiting.setdefault(symbol, []).append(item)
             if symbol >= nt:
-                new = [] if symbol in predicted else [(k, 0, None) for k in by_lhs.get(symbol, ())]
+                new = [] if symbol in predicted else [(p, None) for p in by_lhs.get(symbol, ())]
                 predicted.add(symbol)
                 if symbol in nullable:
-                    new.append((r, dot + 1, None))
+                    new.append((item[0] + 1, None))
                 for n in new:
                     if n not in seen:
                         seen.add(n)
@@ -149,7 +157,7 @@ class ParseState:
 
     def origin(self, item: Item) -> "ParseState":
         """The set `item` started in."""
-        return self if item[2] is None else item[2]
+        return self if item[1] is None else item[1]
 
     def waiting_on(self, symbol: int) -> list[Item]:
         """The items of this set whose next symbol is `symbol`."""
@@ -186,7 +194,7 @@ class ParseState:
 
     def _stepped(self, symbol: int) -> list[Item]:
         """The items waiting on `symbol`, its dot moved over it (their origin named)."""
-        return [(r, d + 1, self if o is None else o) for r, d, o in self.waiting_on(symbol)]
+        return [(p + 1, self if o is None else o) for p, o in self.waiting_on(symbol)]
 
     def _read(self, terminals) -> "ParseState | None":
         seeds = [item for t in terminals for item in self._stepped(t)]
@@ -211,7 +219,7 @@ def _closure(parser: EarleyParser, position: int, seeds: list[Item], nesting: in
     A merged completion that shares no item with this set so far (the usual case) is copied whole
     at the end, in C (`dict(done.own)`), rather than symbol by symbol: it holds an item per property
     still ahead of a long object, and this set only a few of its own."""
-    rules, nullable, nt = parser.rules, parser.nullable, parser.num_terminals
+    next_symbol, lhs_of, nullable, nt = parser.next_symbol, parser.lhs, parser.nullable, parser.num_terminals
     seen = set(seeds)
     agenda = list(seeds)
     own: dict[int, list[Item]] = {}
@@ -224,20 +232,19 @@ def _closure(parser: EarleyParser, position: int, seeds: list[Item], nesting: in
         if limit is not None and len(seen) + (len(whole.items) if whole else 0) > limit:
             raise _TooBig
         item = agenda.pop()
-        r, dot, origin = item
-        rhs = rules[r].rhs
-        if dot < len(rhs):
-            symbol = rhs[dot]
+        p, origin = item
+        symbol = next_symbol[p]
+        if symbol != END:
             own.setdefault(symbol, []).append(item)
             if symbol >= nt:
                 roots.add(symbol)
                 if symbol in nullable:
-                    n = (r, dot + 1, origin)
+                    n = (p + 1, origin)
                     if n not in seen and (whole is None or n not in whole.items):
                         seen.add(n)
                         agenda.append(n)
             continue
-        lhs = rules[r].lhs
+        lhs = lhs_of[p]
         if lhs == parser.augmented:
             accepting = accepting or (position if origin is None else origin.position) == 0
             continue

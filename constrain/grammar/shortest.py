@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import heapq
 
-from .earley import EarleyParser, ParseState
+from .earley import END, EarleyParser, ParseState
 
 Goal = dict[int, tuple[int, tuple]]  # symbol -> (bytes, the item that achieves it)
 
@@ -46,15 +46,22 @@ class SymbolStrings:
                     s2 = b"".join(final[x] for x in rules[r].rhs)
                     heapq.heappush(heap, (len(s2), rules[r].lhs, s2))
         self.strings = final
-        self._suffixes: dict[tuple[int, int], bytes] = {}
-        # bytes of rhs[d:] for every rule and dot
-        self.suffix_len = [[sum(len(final[x]) for x in rule.rhs[d:]) for d in range(len(rule.rhs) + 1)]
-                           for rule in rules]
+        self._suffixes: dict[int, bytes] = {}
+        # per dotted rule (`EarleyParser`), the bytes of the rest of its rule from the dot on
+        self.suffix_len = [len(final[s]) if s != END else 0 for s in parser.next_symbol]
+        for p in range(len(self.suffix_len) - 2, -1, -1):
+            if parser.next_symbol[p] != END:
+                self.suffix_len[p] += self.suffix_len[p + 1]
 
-    def suffix(self, rule: int, dot: int) -> bytes:
-        found = self._suffixes.get((rule, dot))
+    def suffix(self, dotted: int) -> bytes:
+        """The text of the rest of a dotted rule's rule from its dot on."""
+        found = self._suffixes.get(dotted)
         if found is None:
-            found = self._suffixes[rule, dot] = b"".join(self.strings[x] for x in self.parser.rules[rule].rhs[dot:])
+            rest, p, next_symbol = [], dotted, self.parser.next_symbol
+            while next_symbol[p] != END:
+                rest.append(self.strings[next_symbol[p]])
+                p += 1
+            found = self._suffixes[dotted] = b"".join(rest)
         return found
 
 
@@ -81,7 +88,7 @@ class ParseCompletions:
 
     def _spell(self, at: ParseState, symbol: int) -> bytes:
         """The goal's text, memoised per (set, symbol): the chains up to the start share their tails."""
-        augmented, rules = len(self.strings.parser.rules) - 1, self.strings.parser.rules
+        parser = self.strings.parser
         chain = []
         while True:
             goal, spelled = self._goals[at]
@@ -89,12 +96,11 @@ class ParseCompletions:
             if done is not None:
                 break
             item = goal[symbol][1]
-            rule, dot, _ = item
-            chain.append((spelled, symbol, self.strings.suffix(rule, dot + 1)))
-            if rule == augmented:
+            chain.append((spelled, symbol, self.strings.suffix(item[0] + 1)))
+            if parser.lhs[item[0]] == parser.augmented:
                 done = b""
                 break
-            symbol, at = rules[rule].lhs, at.origin(item)
+            symbol, at = parser.lhs[item[0]], at.origin(item)
         for spelled, symbol, head in reversed(chain):
             done = spelled[symbol] = head + done
         return done
@@ -109,27 +115,26 @@ class ParseCompletions:
             if at in needed or at in self._goals:
                 continue
             needed.add(at)
-            todo.extend(o for _, (_, _, o) in at.waiting() if o is not None)
+            todo.extend(o for _, (_, o) in at.waiting() if o is not None)
         for at in sorted(needed, key=lambda at: at.position):
             self._goals[at] = (self._solve(at), {})
         return self._goals[parse][0]
 
     def _solve(self, at: ParseState) -> Goal:
-        rules, suffix_len = self.strings.parser.rules, self.strings.suffix_len
-        augmented = len(rules) - 1
+        parser, suffix_len = self.strings.parser, self.strings.suffix_len
         heap: list[tuple[int, int, tuple]] = []
         waits_on: dict[int, list[tuple[int, int, tuple]]] = {}  # A -> items needing A's goal here
         for symbol, item in at.waiting():
-            rule, dot, origin = item
-            cost = suffix_len[rule][dot + 1]
-            if rule == augmented:
+            p, origin = item
+            cost, lhs = suffix_len[p + 1], parser.lhs[p]
+            if lhs == parser.augmented:
                 heap.append((cost, symbol, item))
             elif origin is not None:
-                below = self._goals[origin][0].get(rules[rule].lhs)
+                below = self._goals[origin][0].get(lhs)
                 if below is not None:
                     heap.append((cost + below[0], symbol, item))
             else:
-                waits_on.setdefault(rules[rule].lhs, []).append((symbol, cost, item))
+                waits_on.setdefault(lhs, []).append((symbol, cost, item))
         heapq.heapify(heap)
         goal: Goal = {}
         while heap:
