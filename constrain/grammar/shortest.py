@@ -97,10 +97,11 @@ class ParseCompletions:
                 break
             item = goal[symbol][1]
             chain.append((spelled, symbol, self.strings.suffix(item[0] + 1)))
-            if parser.lhs[item[0]] == parser.augmented:
+            lhs = parser.lhs[item[0]]
+            if lhs == parser.augmented:
                 done = b""
                 break
-            symbol, at = parser.lhs[item[0]], at.origin(item)
+            symbol, at = lhs, at.origin(item)
         for spelled, symbol, head in reversed(chain):
             done = spelled[symbol] = head + done
         return done
