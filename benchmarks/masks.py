@@ -24,9 +24,13 @@ A schema passes when it compiled and all its instances pass.
 Each (schema, engine) runs in a forked worker with a CPU-time limit (compile and all instances; the
 wall clock only catches idle hangs) and an address-space cap, so a hang or a blow-up is counted as
 timeout or crash, not fatal (one-time per-process setup, like constrain's vocabulary trie, is done
-before the fork, as a server would have it). One thread everywhere. Times are CPU time of the worker
-process, the timer's own cost subtracted (the machine is shared: wall time would bill other
-processes' load and preemptions to the engines). Time to first mask (TTFM) = compile + first mask.
+before the fork, as a server would have it). The parent's objects are frozen out of the garbage
+collector at each fork (`gc.freeze`, as Python's documentation advises for forked workers): a
+worker's collections traverse what the engine allocated, not the harness's own data (its cases,
+its tokenizer), which in a worker would also mean copying every page they lie on. One thread
+everywhere. Times are CPU time of the worker process, the timer's own cost subtracted (the machine
+is shared: wall time would bill other processes' load and preemptions to the engines). Time to first
+mask (TTFM) = compile + first mask.
 Per-token times are split into the mask and the advance (engines divide the work differently between
 them); both are reported.
 
@@ -36,6 +40,7 @@ time distribution per engine). `tests/test_schema_suites.py` runs a fixed subset
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import multiprocessing
 import os
@@ -331,7 +336,9 @@ def isolated(engine: Engine, prepared: Prepared, timeout: float, memory_bytes: i
     receive, send = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_worker, args=(engine, prepared, memory_bytes, send), daemon=True)
     deadline = time.monotonic() + 4 * timeout
+    gc.freeze()  # see the module docstring; the parent's collector gets them back right after
     proc.start()
+    gc.unfreeze()
     send.close()
     try:
         while not receive.poll(0.1):
