@@ -297,7 +297,8 @@ class CFGGrammar(CompiledGrammar):
 
 def _mask_bytes(mask: Mask) -> int:
     """A cached mask's arrays, a mask shared with a walk counted too (`LexNode.nbytes`)."""
-    return sum(part.nbytes for part in mask if part is not None)
+    dense, removed, ids = mask
+    return ids.nbytes + (dense.nbytes if dense is not None else 0) + (removed.nbytes if removed is not None else 0)
 
 
 def _closed_under_repetition(pattern) -> bool:

@@ -44,7 +44,7 @@ class LexNode:
     (ids). A walk computed relative to another shares that walk's mask and keeps the difference as
     ids: a new vocabulary-sized array costs a page fault per 4 KiB on its first write (~20 us)."""
 
-    __slots__ = ("tokens", "dense", "removed", "branches")
+    __slots__ = ("tokens", "dense", "removed", "branches", "nbytes")
 
     def __init__(self, trie: TokenTrie, dfa: DFA, nodes: np.ndarray, state: int, vocab_size: int,
                  terminal: int | None = None):
@@ -58,6 +58,7 @@ class LexNode:
         else:  # sorted, and a copy: `at` may be a view of the walk's buffer
             ends = {terminal: np.sort(at)} if at.size else {}
         self.branches = _layers(trie, ends)
+        self._count_bytes()
 
     @classmethod
     def relative(cls, base: "LexNode", trie: TokenTrie, dfa: DFA, nodes: np.ndarray, q: int, r: int,
@@ -80,6 +81,7 @@ class LexNode:
         for t in r_ends.keys() | q_ends.keys():
             ends[t] = update_kernel(ends.get(t, _NO_NODES), r_ends.get(t, _NO_NODES), q_ends.get(t, _NO_NODES))
         node.branches = _layers(trie, {t: at for t, at in ends.items() if at.size})
+        node._count_bytes()
         return node
 
     @classmethod
@@ -92,6 +94,7 @@ class LexNode:
         tokens, ends = trie.literal(dfa, nodes, text)
         node._set_tokens(tokens, None, vocab_size)
         node.branches = [(terminal, ends)] if ends.size else []
+        node._count_bytes()
         return node
 
     def _set_tokens(self, tokens: np.ndarray, plain: np.ndarray | None, vocab_size: int) -> None:
@@ -108,7 +111,7 @@ class LexNode:
     def with_terminal(self, terminal: int) -> "LexNode":
         """This walk (of a one-terminal state) with its branch points labelled `terminal`."""
         node = LexNode.__new__(LexNode)
-        node.tokens, node.dense, node.removed = self.tokens, self.dense, self.removed
+        node.tokens, node.dense, node.removed, node.nbytes = self.tokens, self.dense, self.removed, self.nbytes
         node.branches = [(terminal, nodes) for _, nodes in self.branches]
         return node
 
@@ -122,13 +125,13 @@ class LexNode:
         mask[self.tokens] = True
         return mask if as_mask else np.flatnonzero(mask)
 
-    @property
-    def nbytes(self) -> int:
-        """Counted whole, a mask shared with another walk too: a cache bounded by it holds less than its
-        bound, never more."""
+    def _count_bytes(self) -> None:
+        """`nbytes`, what the caches bound (counted once: a walk is put in two caches, and a size is read
+        again when it leaves): counted whole, a mask shared with another walk too, so a cache bounded
+        by it holds less than its bound, never more."""
         dense = self.dense.nbytes if self.dense is not None else 0
         removed = self.removed.nbytes if self.removed is not None else 0
-        return 64 + self.tokens.nbytes + dense + removed + sum(nodes.nbytes for _, nodes in self.branches)
+        self.nbytes = 64 + self.tokens.nbytes + dense + removed + sum(nodes.nbytes for _, nodes in self.branches)
 
 
 def _states(state: int, n: int) -> np.ndarray:
@@ -155,6 +158,8 @@ def _with_starts(trie: TokenTrie, dfa: DFA, starts: np.ndarray, state: int, node
 def _ends(dfa: DFA, nodes: np.ndarray, states: np.ndarray) -> dict[int, np.ndarray]:
     """Each terminal's branch points (sorted) among `nodes`, reached in `states`. A few are grouped
     in Python: a compiled call that returns new arrays costs ~5 us warm, ~40 us in a new worker."""
+    if not nodes.size:
+        return {}
     if nodes.size <= FEW_ENDS:
         by_state: dict[int, list[int]] = {}
         for node, state in zip(nodes.tolist(), states.tolist()):
