@@ -161,8 +161,11 @@ def _ends(dfa: DFA, nodes: np.ndarray, states: np.ndarray) -> dict[int, np.ndarr
     if not nodes.size:
         return {}
     if nodes.size <= FEW_ENDS:
+        states = states.tolist()
+        if states.count(states[0]) == len(states):  # one state (the usual case): no grouping
+            return {t: np.sort(nodes) for t in dfa.labels(states[0])}
         by_state: dict[int, list[int]] = {}
-        for node, state in zip(nodes.tolist(), states.tolist()):
+        for node, state in zip(nodes.tolist(), states):
             by_state.setdefault(state, []).append(node)
         return _by_terminal([(t, np.array(sorted(at), dtype=np.int32)) for state, at in by_state.items()
                              for t in dfa.labels(state)])
