@@ -118,10 +118,11 @@ class TokenTrie:
         parts: list[list[np.ndarray]] = []
         while True:
             *counts, n_blocked = kernel(self.arrays, dfa.arrays, *todo, packed)
-            parts.append([out[:counts[c]] for out, c in zip(outputs, counted_by)])
+            if not n_blocked and not parts:  # one run (the usual case)
+                return tuple(out[:counts[c]] for out, c in zip(outputs, counted_by))
+            parts.append([out[:counts[c]].copy() for out, c in zip(outputs, counted_by)])  # buffers are reused
             if not n_blocked:
-                return tuple(parts[0]) if len(parts) == 1 else tuple(np.concatenate(col) for col in zip(*parts))
-            parts[-1] = [part.copy() for part in parts[-1]]  # the next run reuses the buffers
+                return tuple(np.concatenate(col) for col in zip(*parts))
             todo = tuple(b[:n_blocked].copy() for b in blocked)
             dfa.ensure_rows(np.concatenate(todo[1:]))
 

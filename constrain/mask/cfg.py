@@ -67,6 +67,7 @@ class CFGGrammar(CompiledGrammar):
         self._shared = SharedWalks.of(self._trie)
         self._patterns = [t.pattern for t in grammar.terminals]
         self._max_configs = max_configs
+        self._eos = np.array([vocab.eos_token_id])
         self._lock = threading.RLock()
         # parse states are interned (`grammar.earley`), so a state recurs in every output that
         # reaches the same point: its mask and its token steps are computed once
@@ -82,7 +83,10 @@ class CFGGrammar(CompiledGrammar):
         return ((parse, self._start(parse)),)
 
     def is_accepting(self, state: tuple[Config, ...]) -> bool:
-        return any(self._config_accepts(*config) for config in state)
+        for parse, q in state:  # a loop, not any(): asked for every new state
+            if self._config_accepts(parse, q):
+                return True
+        return False
 
     def mask_for(self, state: tuple[Config, ...]) -> torch.Tensor:
         out = np.empty(self.vocab.size, dtype=bool)
@@ -118,7 +122,7 @@ class CFGGrammar(CompiledGrammar):
         for parse, q in state:
             self._collect(parse, self._walk(q, ROOT), dense, ids, seen)
         if self.is_accepting(state):
-            ids.append(np.array([self.vocab.eos_token_id]))
+            ids.append(self._eos)
         allowed = np.concatenate(ids).astype(np.int64) if ids else _NO_IDS  # int64: scatters fastest
         if len(dense) == 1:
             return dense[0][0], dense[0][1], allowed
