@@ -123,7 +123,7 @@ class CFGGrammar(CompiledGrammar):
             self._collect(parse, self._walk(q, ROOT), dense, ids, seen)
         if self.is_accepting(state):
             ids.append(self._eos)
-        allowed = np.concatenate(ids).astype(np.int64) if ids else _NO_IDS  # int64: scatters fastest
+        allowed = np.concatenate(ids, dtype=np.int64) if ids else _NO_IDS  # int64: scatters fastest
         if len(dense) == 1:
             return dense[0][0], dense[0][1], allowed
         if not dense and not is_dense(allowed.size, self.vocab.size):
