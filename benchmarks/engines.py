@@ -27,6 +27,8 @@ from constrain.errors import LimitError
 from constrain.schema import SchemaError, compile_json_schema
 from constrain.vocab import Vocabulary
 
+from benchmarks.vocabs import text_ids
+
 SEPARATORS = (", ", ": ")
 
 
@@ -116,7 +118,7 @@ class ConstrainEngine(Engine):
         # fork, so every schema's worker inherits it instead of paying it, as in a long-running server.
         for schema, text in _WARM_UP:
             cursor = self.cursor(self.compile(schema))
-            for tid in tokenizer.encode(text, add_special_tokens=False):
+            for tid in text_ids(tokenizer, text):
                 cursor.fill()
                 cursor.consume(tid)
         compile_regex("[a-z]{1,3}", vocab).matcher().mask()  # fills rows outside a walk (`DFA.row`)

@@ -42,7 +42,7 @@ from hypothesis_jsonschema import from_schema
 
 from benchmarks.engines import ConstrainEngine, Unsupported
 from benchmarks.masks import Case, Prepared, is_valid, prepare, run_case
-from benchmarks.vocabs import load_tokenizer
+from benchmarks.vocabs import load_tokenizer, text_ids
 from constrain import compile_regex
 from constrain.errors import LimitError, RegexError
 
@@ -147,7 +147,7 @@ def check_regex(engine: RegexEngine, tokenizer: Any, pattern: str, texts: list[s
     """Each text is accepted by the mask iff `re.fullmatch` matches it (ASCII classes: constrain's
     default, like Python's `re.ASCII` flag)."""
     checked = [{"index": k, "valid": re.fullmatch(pattern, t, re.ASCII) is not None,
-                "ids": tokenizer.encode(t, add_special_tokens=False) + [tokenizer.eos_token_id]}
+                "ids": text_ids(tokenizer, t) + [tokenizer.eos_token_id]}
                for k, t in enumerate(texts)]
     result = run_case(engine, Prepared(Case(pattern, "regex", pattern, []), checked))
     assert result["status"] == "compiled", f"{pattern!r}: {result.get('reason')}"

@@ -21,6 +21,8 @@ from constrain import Vocabulary, compile_lark, compile_regex
 from constrain.hf.model import load_default_tokenizer
 from constrain.index.trie import trie_of
 
+from benchmarks.vocabs import text_ids
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "jsonschemabench-dev" / "INSTANCES.jsonl"
 
@@ -108,7 +110,7 @@ def main() -> None:
     eos = tokenizer.eos_token_id
     results = {e.name: {"times": [], "refused": 0} for e in engines}
     for doc in docs:
-        ids = tokenizer.encode(doc, add_special_tokens=False) + [eos]
+        ids = text_ids(tokenizer, doc) + [eos]
         for engine in engines:
             times, ok = engine.run(ids)
             results[engine.name]["times"] += times

@@ -12,7 +12,8 @@ schema group, one group per file, `optional/` included). `--limit N` takes N cas
 
 Method: every instance is written as `json.dumps(data)` (Python's default separators `", "` and
 `": "`, non-ASCII escaped: constrain's "compact" layout, which every engine is configured for as far
-as it can be, see `benchmarks/engines.py`), tokenized canonically (plus EOS) and teacher-forced:
+as it can be, see `benchmarks/engines.py`), tokenized canonically as data (`vocabs.text_ids`: a
+control token's text spelled with ordinary tokens), plus EOS, and teacher-forced:
 before each token the mask is computed, and the token must be in it. A valid instance passes when
 every token and EOS are allowed, an invalid one when some token or EOS is refused. Validity is
 re-checked with `jsonschema` (formats asserted with the 2020-12 format checker); an instance whose
@@ -61,7 +62,7 @@ from referencing.exceptions import NoSuchResource
 from referencing.jsonschema import DRAFT202012
 
 from benchmarks.engines import Engine, Unsupported, available
-from benchmarks.vocabs import load_tokenizer
+from benchmarks.vocabs import load_tokenizer, text_ids
 from constrain.schema import FORMAT_CHECKER
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -253,7 +254,7 @@ def prepare(case: Case, tokenizer: Any) -> Prepared:
         if valid and not in_schema_order(test["data"], lists):
             prepared.skipped_order.append(index)
             continue
-        ids = tokenizer.encode(json.dumps(test["data"]), add_special_tokens=False) + [tokenizer.eos_token_id]
+        ids = text_ids(tokenizer, json.dumps(test["data"])) + [tokenizer.eos_token_id]
         prepared.checked.append({"index": index, "valid": valid, "ids": ids})
     return prepared
 

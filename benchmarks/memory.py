@@ -28,7 +28,7 @@ import tracemalloc
 import psutil
 
 from benchmarks.masks import bench_cases, single_threaded, stratified
-from benchmarks.vocabs import load_tokenizer
+from benchmarks.vocabs import load_tokenizer, text_ids
 from constrain import ConstrainError, Vocabulary, compile_json_schema
 
 MIB = 2 ** 20
@@ -58,7 +58,7 @@ def main() -> None:
     vocab = Vocabulary.from_tokenizer(tokenizer)
     compile_json_schema({"type": "object"}, vocab)  # the trie and the kernels, once per process
     cases = stratified(bench_cases(), args.limit)
-    encoded = [[tokenizer.encode(json.dumps(t["data"]), add_special_tokens=False) for t in c.tests if t["valid"]]
+    encoded = [[text_ids(tokenizer, json.dumps(t["data"])) for t in c.tests if t["valid"]]
                for c in cases]
 
     gc.collect()

@@ -62,6 +62,13 @@ def load_tokenizer(name: str | None) -> Any:
     return AutoTokenizer.from_pretrained(name, local_files_only=True)
 
 
+def text_ids(tokenizer: Any, text: str) -> list[int]:
+    """`text` as data, tokenized canonically: a control token's text (`<|endoftext|>` inside a JSON
+    string) is spelled with ordinary tokens, as a model writes it; the control token itself would end
+    the output, and no engine allows it inside one."""
+    return tokenizer.encode(text, add_special_tokens=False, split_special_tokens=True)
+
+
 def load_vocab(name: str | None) -> Vocabulary:
     """constrain's vocabulary by name or tokenizer folder; `qwen` straight from the rank file (the
     same bytes as its converted tokenizer, without the conversion)."""

@@ -15,6 +15,7 @@ import pytest
 from benchmarks.engines import available
 from benchmarks.masks import (
     TEST_SUITE,
+    Case,
     bench_cases,
     counts,
     run,
@@ -59,3 +60,15 @@ def test_known_failures_still_fail(reports):
     fixed = [f"{r['case']} ({_known(r['case'])})" for r in results if _known(r["case"]) and schema_passes(r)]
     assert not fixed, "now passing, remove from KNOWN_FAILURES: " + "; ".join(fixed)
     assert set(KNOWN_FAILURES) <= {r["case"].split(" ")[0] for r in results}
+
+
+def test_control_token_text_in_an_instance_is_data(smollm2_tokenizer):
+    """An instance holding a control token's text (`"<|endoftext|>"`, found by `benchmarks.fuzz`) is
+    teacher-forced as the ordinary tokens a model would write, not as the control token (which ends an
+    output, and which no engine allows inside a string): the valid ones pass, the invalid one fails."""
+    engines, _ = available(["constrain"], smollm2_tokenizer)
+    tests = [{"valid": True, "data": "<|endoftext|>"}, {"valid": True, "data": "a <|im_start|> b"},
+             {"valid": False, "data": 7}]
+    (result,) = run([Case("control", "control", {"type": "string"}, tests)], engines, smollm2_tokenizer,
+                    isolate=False)["results"]
+    assert [i["pass"] for i in result["instances"]] == [True, True, True]
