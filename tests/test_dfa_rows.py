@@ -124,7 +124,7 @@ def test_owner_whatever_the_layout():
     union = DFA(nfa.build_union([small, large], 10_000), 10_000)
     assert union.nfa.spans[0][0] > union.nfa.spans[1][0]
     a, b = union.walk(union.start_for([0]), b"a"), alone.walk(alone.start_for([0]), b"a")
-    assert union.owner(a) == alone.owner(b) == 0 and union.inside(a) == alone.inside(b)
+    assert union.owner(a) == alone.owner(b) == 0 and union.inside(a, 8) == alone.inside(b, 8)
     assert union.owner(union.walk(union.start_for([1]), b"ab")) == 1
     assert union.owner(union.walk(union.start, b"a")) is None
 

@@ -135,6 +135,32 @@ def test_plain_token_walks_equal_full_walks(kind, vocab_name, request):
         assert sliced < dfa.num_states - 20, "too few states walked the whole trie"
 
 
+@pytest.mark.parametrize("bounds", [{"maxLength": 200}, {"minLength": 120, "maxLength": 330}, {"minLength": 100}])
+def test_counts_of_a_string_far_from_its_bounds_share_one_walk(bounds, smollm2_vocab):
+    """Inside a string with length bounds each character count is a lexer state of its own, but the
+    counts more than the trie's horizon (the longest token) below the minimum, or from the minimum to
+    more than the horizon below the maximum, allow the same tokens and end the string at the same trie
+    nodes: each such run of counts shares one walk (`DFA.inside`), and that walk equals the one
+    computed from each count's own state; every other count has a walk of its own."""
+    grammar = compile_json_schema({"type": "string", **bounds}, smollm2_vocab)
+    trie, dfa = grammar._trie, grammar.dfa
+    ((_, q),) = grammar.initial_state()
+    q = dfa.walk(q, b'"')
+    lo, hi, horizon = bounds.get("minLength", 0), bounds.get("maxLength"), trie.horizon
+    keys = []
+    for count in range((hi if hi is not None else lo) + 1):  # without a maximum, `lo` stands for more
+        k = dfa.owner(q)
+        keys.append(dfa.inside(q, horizon))
+        own = LexNode(trie, dfa, ROOT, q, smollm2_vocab.size, k)
+        assert _content(grammar._walk(q, ROOT)) == _content(own), f"{count} characters in"
+        q = dfa.walk(q, b"a")
+    runs = [run for run in [range(0, lo - horizon), range(lo, (hi or 0) - horizon)] if len(run)]
+    assert sum(map(len, runs)) > 15
+    for run in runs:
+        assert len({keys[count] for count in run}) == 1
+    assert len(set(keys)) == len(keys) - sum(len(run) - 1 for run in runs)
+
+
 def _walked(trie: TokenTrie, dfa: DFA, start: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A walk from the root: every allowed id (the plain block's too), the branch nodes and states."""
     tokens, plain, at, at_states = trie.walk(dfa, ROOT, start)

@@ -87,9 +87,29 @@ class DFA:
         code = int(self.owners[state])
         return code >> 1 if code >= 0 else None
 
-    def inside(self, state: int) -> bytes:
-        """Where inside its `owner` pattern `state` lies: its subset relative to the pattern's states."""
-        return (self.subset(state) - self.nfa.spans[self.owner(state)][0]).tobytes()
+    def inside(self, state: int, horizon: int) -> bytes:
+        """Where inside its `owner` pattern `state` lies, as far as the next `horizon` bytes can tell:
+        its subset relative to the pattern's states, where a counted repetition's count (`nfa.Counted`)
+        is written as the first count that behaves the same on every text that short. From more than
+        `horizon` units below the minimum no count can end within reach; from at least the minimum
+        and more than `horizon` below the maximum every count can end and none reaches the maximum.
+        So a trie walk no deeper than `horizon` is the same from each count of such a run: inside
+        `maxLength: 256` the first 170 characters share one walk (SmolLM2's longest token is 81 bytes)."""
+        first, last = self.nfa.spans[self.owner(state)]
+        subset = self.subset(state)
+        for run in self.nfa.counted:
+            if not first <= run.first < last:
+                continue
+            at = (subset >= run.first) & (subset < run.first + run.size)
+            if not at.any():
+                continue
+            n, lo, hi = run.levels
+            count, unit = np.divmod(subset[at] - run.first, n)
+            count[count + horizon < lo] = 0
+            if hi is not None:
+                count[(count >= lo) & (count + horizon < hi)] = lo
+            subset = np.union1d(subset[~at], run.first + count * n + unit)
+        return (subset - first).tobytes()
 
     def forced(self, state: int, max_length: int = 64) -> bytes | None:
         """The only bytes that complete a pattern from `state`, if there is one way only (the rest

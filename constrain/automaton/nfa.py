@@ -60,6 +60,15 @@ def _split(lo: int, hi: int, out: list[ByteSeq]) -> None:
     out.append(tuple(zip(a, b)))
 
 
+class Counted(NamedTuple):
+    """A counted repetition's states in an NFA: `size` states from `first`, laid out by `levels`
+    (n, lo, hi) as `Automaton.levels` says."""
+
+    first: int
+    size: int
+    levels: tuple[int, int, int | None]
+
+
 @dataclass(frozen=True)
 class NFA:
     """A union of patterns as the flat arrays the DFA kernels read (CSR): state s's byte moves are
@@ -71,7 +80,8 @@ class NFA:
     accepts, and can still accept). `entries[k]` is where pattern k starts, so a DFA can start from
     any subset of the patterns; `spans[k]` is the range of states pattern k owns (built the same
     way wherever the pattern appears; large patterns come first, see `build_union`), `pattern[s]`
-    the pattern owning state s (-1: the start, which no DFA subset holds).
+    the pattern owning state s (-1: the start, which no DFA subset holds). `counted` says where the
+    counted repetitions laid out by level lie (`Automaton.levels`), for `DFA.inside`.
     """
 
     edge_ptr: np.ndarray
@@ -86,6 +96,7 @@ class NFA:
     entries: tuple[int, ...]
     spans: tuple[tuple[int, int], ...]
     pattern: np.ndarray
+    counted: tuple["Counted", ...] = ()
 
     @property
     def size(self) -> int:
@@ -105,6 +116,7 @@ class _Builder:
     eps: list[tuple[int, ...]] = field(default_factory=list)
     edges: list[tuple[tuple[int, int, int], ...]] = field(default_factory=list)
     trimmed: bool = True  # False once a part may not reach the exit (an empty set, a DFA's dead state)
+    counted: list[Counted] = field(default_factory=list)
 
     def add_state(self) -> int:
         self.eps.append(())
@@ -188,6 +200,7 @@ def build_union(nodes: list[Node], max_states: int) -> NFA:
         entries=entries,
         spans=spans,
         pattern=pattern,
+        counted=tuple(c._replace(first=c.first + f) for f, p in zip(firsts, pieces) for c in p.counted),
     )
 
 
@@ -197,6 +210,7 @@ def _paste(nfa: _Builder, piece: "_Piece") -> tuple[int, int]:
     nfa.eps.extend(piece.eps)
     nfa.edges.extend(piece.edges)
     nfa.trimmed = nfa.trimmed and piece.trimmed
+    nfa.counted.extend(c._replace(first=c.first + first) for c in piece.counted)
     return piece.entry + first, piece.exit + first
 
 
@@ -243,6 +257,7 @@ class _Piece:
     entry: int
     exit: int
     dead: tuple[int, ...]  # the states that cannot reach the exit
+    counted: tuple[Counted, ...]
 
     @property
     def trimmed(self) -> bool:
@@ -261,7 +276,7 @@ def _piece(node: Node) -> _Piece:
     entry, exit_ = _fragment(nfa, node)
     # every Thompson state lies on a path to the exit unless an empty set or a dead DFA state cut it
     dead = () if nfa.trimmed else tuple(np.flatnonzero(~_coreachable(nfa.eps, nfa.edges, exit_)).tolist())
-    return _Piece(tuple(nfa.eps), tuple(nfa.edges), entry, exit_, dead)
+    return _Piece(tuple(nfa.eps), tuple(nfa.edges), entry, exit_, dead, tuple(nfa.counted))
 
 
 def _coreachable(eps, edges, exit_: int) -> np.ndarray:
@@ -333,6 +348,8 @@ def _fragment(nfa: _Builder, node: Node) -> tuple[int, int]:
     if isinstance(node, Automaton):  # one NFA state per DFA state, accepting ones lead to the exit
         nfa.trimmed = False
         base = nfa.size
+        if node.levels is not None:
+            nfa.counted.append(Counted(base, len(node.edges), node.levels))
         for s, row in enumerate(node.edges):
             nfa.eps.append(())
             nfa.edges.append(tuple([(lo, hi, t - s) for lo, hi, t in row]))

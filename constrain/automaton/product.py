@@ -117,7 +117,7 @@ def _repeat_units(unit: tuple, lo: int, hi: int | None, max_states: int) -> Node
                 else:
                     out.append((a, b, t))
             edges.append(tuple(out))
-    return Automaton(0, tuple(edges), frozenset(c * n for c in range(lo, top + 1)))
+    return Automaton(0, tuple(edges), frozenset(c * n for c in range(lo, top + 1)), levels=(n, lo, hi))
 
 
 def minimal_dfa(node: Node, max_states: int) -> tuple[np.ndarray, np.ndarray, int]:

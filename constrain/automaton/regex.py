@@ -83,6 +83,9 @@ class Automaton:
     start: int
     edges: tuple[tuple[tuple[int, int, int], ...], ...]  # per state: (lo byte, hi byte, target state)
     accepting: frozenset[int]
+    # a counted repetition `unit{lo,hi}` laid out by level (`product._repeat_units`): (n, lo, hi), state
+    # c * n + j is j states into a unit after c units; None for any other automaton
+    levels: tuple[int, int, int | None] | None = None
 
 
 Node = CharSet | Concat | Alt | Repeat | Automaton

@@ -54,6 +54,7 @@ class TokenTrie:
         self.more_ptr = np.concatenate([[0], np.cumsum([len(ids) for _, ids in shared])]).astype(np.int32)
         self.more_ids = np.array([t for _, ids in shared for t in ids], dtype=np.int32)
         self.max_depth = int(self.depth.max(initial=0))
+        self.horizon = max(self.max_depth, PLAIN_MAX_LEN)  # the most bytes a walk reads past its start
         self._local = threading.local()
         fields = (self.skip, self.depth, self.byte, self.token, self.more_ptr, self.more_ids)
         self.arrays = pack(list(zip(fields, TRIE_DTYPES)))  # what kernels read (`kernels.unpack_trie`)

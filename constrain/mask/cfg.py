@@ -268,7 +268,10 @@ class CFGGrammar(CompiledGrammar):
         rest = shared_key = None
         if k is not None:  # shared by where it is inside the terminal, or by what is left of a literal
             rest = self.dfa.forced(q)
-            shared_key = (rest, key[1]) if rest is not None else (self._patterns[k], self.dfa.inside(q), key[1])
+            if rest is not None:
+                shared_key = (rest, key[1])
+            else:  # a counted string's counts far from its bounds are one place (`DFA.inside`)
+                shared_key = (self._patterns[k], self.dfa.inside(q, self._trie.horizon), key[1])
             base = self._shared.get(shared_key)
             if base is not None:
                 node = base.with_terminal(k)
