@@ -20,7 +20,7 @@ from .. import deadline
 from ..errors import LimitError
 from .kernels import (DTYPES, EMPTY, FULL_POOL, TOO_MANY, UNFILLED, fill_kernel, forced_kernel, intern_kernel,
                       reference_kernel, rehash_kernel, run_kernel, start_kernel, survives_kernel)
-from .nfa import NFA
+from .nfa import Counted, NFA
 from .packed import pack
 
 DEAD = 0
@@ -44,6 +44,7 @@ class DFA:
         self._labels: dict[int, frozenset[int]] = {}  # of states completing several patterns, filled by `labels`
         self._one_label: dict[int, frozenset[int]] = {}  # k + 1 -> {k}
         self._forced: dict[int, bytes | None] = {}  # filled by `forced`
+        self._counted: dict[int, list[Counted]] = {}  # per pattern, its counted runs (`inside`)
         # sized for the reserved rows, so a walk is rarely stopped to grow them (each stop costs a
         # second kernel run on that token); `np.empty` pages cost memory only once written
         self._pool = np.empty(16 * RESERVED_ROWS, dtype=np.int32)  # state s: the sorted NFA states pool[at[s]:at[s + 1]]
@@ -94,21 +95,15 @@ class DFA:
         `horizon` units below the minimum no count can end within reach; from at least the minimum
         and more than `horizon` below the maximum every count can end and none reaches the maximum.
         So a trie walk no deeper than `horizon` is the same from each count of such a run: inside
-        `maxLength: 256` the first 170 characters share one walk (SmolLM2's longest token is 81 bytes)."""
-        first, last = self.nfa.spans[self.owner(state)]
+        `maxLength: 256` the first 175 characters share one walk (SmolLM2's longest token is 81 bytes)."""
+        k = self.owner(state)
+        first = self.nfa.spans[k][0]
         subset = self.subset(state)
-        for run in self.nfa.counted:
-            if not first <= run.first < last:
-                continue
-            at = (subset >= run.first) & (subset < run.first + run.size)
-            if not at.any():
-                continue
-            n, lo, hi = run.levels
-            count, unit = np.divmod(subset[at] - run.first, n)
-            count[count + horizon < lo] = 0
-            if hi is not None:
-                count[(count >= lo) & (count + horizon < hi)] = lo
-            subset = np.union1d(subset[~at], run.first + count * n + unit)
+        runs = self._counted.get(k)
+        if runs is None:
+            runs = self._counted[k] = [run for run in self.nfa.counted if first <= run.first < self.nfa.spans[k][1]]
+        if runs:  # a few NFA states: plain ints beat array operations here
+            subset = np.array(sorted({_far_count(s, runs, horizon) for s in subset.tolist()}), dtype=subset.dtype)
         return (subset - first).tobytes()
 
     def forced(self, state: int, max_length: int = 64) -> bytes | None:
@@ -266,3 +261,18 @@ def _first_bytes(nfa: NFA, start: np.ndarray) -> np.ndarray:
     np.add.at(runs, nfa.edge_lo[edges], 1)
     np.add.at(runs, nfa.edge_hi[edges] + 1, -1)
     return np.cumsum(runs[:256]) > 0
+
+
+def _far_count(s: int, runs: list[Counted], horizon: int) -> int:
+    """NFA state `s`, or if it lies in one of the counted `runs` at a count whose next `horizon` bytes
+    behave as those of an earlier count's (`DFA.inside`), the same state at that count."""
+    for run in runs:
+        if run.first <= s < run.first + run.size:
+            n, lo, hi = run.levels
+            count, unit = divmod(s - run.first, n)
+            if count + horizon < lo:
+                count = 0
+            elif lo <= count and hi is not None and count + horizon < hi:
+                count = lo
+            return run.first + count * n + unit
+    return s
