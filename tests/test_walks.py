@@ -136,7 +136,7 @@ def test_plain_token_walks_equal_full_walks(kind, vocab_name, request):
 
 
 @pytest.mark.parametrize("bounds", [{"maxLength": 200}, {"minLength": 120, "maxLength": 330}, {"minLength": 100}])
-def test_counts_of_a_string_far_from_its_bounds_share_one_walk(bounds, smollm2_vocab):
+def test_counts_of_a_string_far_from_its_bounds_share_one_walk(bounds, smollm2_vocab, smollm2_tokenizer):
     """Inside a string with length bounds each character count is a lexer state of its own, but the
     counts more than the trie's horizon (the longest token) below the minimum, or from the minimum to
     more than the horizon below the maximum, allow the same tokens and end the string at the same trie
@@ -159,6 +159,12 @@ def test_counts_of_a_string_far_from_its_bounds_share_one_walk(bounds, smollm2_v
     for run in runs:
         assert len({keys[count] for count in run}) == 1
     assert len(set(keys)) == len(keys) - sum(len(run) - 1 for run in runs)
+    longest = hi if hi is not None else lo + 40
+    for length, valid in [(lo, True), (longest, True), (lo - 1, False), (longest + 1, hi is None)]:
+        matcher = grammar.matcher()  # through the masks: each token allowed, then the end
+        ok = all(matcher.mask()[t] and matcher.advance(t) for t in
+                 smollm2_tokenizer.encode(json.dumps("ab c" * 100)[:length + 1] + '"', add_special_tokens=False))
+        assert (ok and matcher.is_accepting()) == valid, (length, valid)
 
 
 def _walked(trie: TokenTrie, dfa: DFA, start: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
