@@ -2,7 +2,7 @@
 
     python -m benchmarks.masks [--suite bench|test-suite|folder] [--path DIR] [--limit N]
         [--engines constrain,xgrammar,llguidance,outlines-core] [--timeout S] [--memory-gb G]
-        [--vocab smollm2|qwen|TOKENIZER_DIR] [--out PREFIX]
+        [--vocab smollm2|qwen|TOKENIZER_DIR] [--workers fork|persistent] [--out PREFIX]
 
 Suites: `bench`, the JSONSchemaBench developer sample (../shared/data/jsonschemabench-dev, instances
 from its INSTANCES.jsonl, one group per dataset); `folder`, any folder of MaskBench files
@@ -25,7 +25,10 @@ A schema passes when it compiled and all its instances pass.
 Each (schema, engine) runs in a forked worker with a CPU-time limit (compile and all instances; the
 wall clock only catches idle hangs) and an address-space cap, so a hang or a blow-up is counted as
 timeout or crash, not fatal (one-time per-process setup, like constrain's vocabulary trie, is done
-before the fork, as a server would have it). The parent's objects are frozen out of the garbage
+before the fork, as a server would have it). By default every (schema, engine) gets a new worker, so
+each schema starts as cold as the first; `--workers persistent` keeps one worker per engine for all
+schemas, as MaskBench's own runner does (replaced after a timeout or crash): what an engine caches
+across schemas, and its code paths warmed by earlier schemas, carry over, as in a long-running server. The parent's objects are frozen out of the garbage
 collector at each fork (`gc.freeze`, as Python's documentation advises for forked workers): a
 worker's collections traverse what the engine allocated, not the harness's own data (its cases,
 its tokenizer), which in a worker would also mean copying every page they lie on. One thread
@@ -317,9 +320,11 @@ def guarded(engine: Engine, prepared: Prepared) -> dict:
                                              f"({Path(where.filename).name}:{where.lineno})"}
 
 
-def _worker(engine: Engine, prepared: Prepared, memory_bytes: int, conn) -> None:
+def _serve(engine: Engine, memory_bytes: int, conn) -> None:
+    """A worker's loop: run each case it receives, until it receives None."""
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    conn.send(guarded(engine, prepared))
+    while (prepared := conn.recv()) is not None:
+        conn.send(guarded(engine, prepared))
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -328,46 +333,68 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def isolated(engine: Engine, prepared: Prepared, timeout: float, memory_bytes: int) -> dict:
-    """`run_case` in a forked process with its address space capped, stopped after `timeout` s of CPU
-    time (so a loaded machine does not turn into timeouts) or, if it hangs idle, of wall time x 4.
-    (Not RLIMIT_CPU: under it this kernel only counts CPU time in whole ticks, too coarse to time a
-    mask.)"""
-    ctx = multiprocessing.get_context("fork")
-    receive, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_worker, args=(engine, prepared, memory_bytes, send), daemon=True)
-    deadline = time.monotonic() + 4 * timeout
-    gc.freeze()  # see the module docstring; the parent's collector gets them back right after
-    proc.start()
-    gc.unfreeze()
-    send.close()
-    try:
-        while not receive.poll(0.1):
-            if _cpu_seconds(proc.pid) > timeout:
-                return {"status": "timeout", "reason": f"over {timeout:g} s of CPU time"}
-            if time.monotonic() > deadline:
-                return {"status": "timeout", "reason": f"over {4 * timeout:g} s of wall time"}
-        return receive.recv()
-    except (EOFError, FileNotFoundError):
-        proc.join()
-        code = proc.exitcode
-        why = f"killed by {signal.Signals(-code).name}" if code and code < 0 else f"exit code {code}"
-        return {"status": "crash", "reason": f"worker died ({why})"}
-    finally:
-        if proc.is_alive():
-            proc.kill()
-        proc.join()
-        receive.close()
+class Worker:
+    """A forked process that runs one engine's cases (`guarded`) with its address space capped; a case
+    is stopped after `timeout` s of the worker's CPU time (so a loaded machine does not turn into
+    timeouts) or, if it hangs idle, of wall time x 4, and the worker with it. (Not RLIMIT_CPU: under it
+    this kernel only counts CPU time in whole ticks, too coarse to time a mask.)"""
+
+    def __init__(self, engine: Engine, memory_bytes: int):
+        ctx = multiprocessing.get_context("fork")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve, args=(engine, memory_bytes, child), daemon=True)
+        gc.freeze()  # see the module docstring; the parent's collector gets them back right after
+        self._proc.start()
+        gc.unfreeze()
+        child.close()
+
+    def run(self, prepared: Prepared, timeout: float) -> dict:
+        """The case's result; a timeout or a crash also stops the worker (`alive` turns False)."""
+        spent, deadline = _cpu_seconds(self._proc.pid), time.monotonic() + 4 * timeout
+        try:
+            self._conn.send(prepared)
+            while not self._conn.poll(0.1):
+                if _cpu_seconds(self._proc.pid) - spent > timeout:
+                    return self._stop({"status": "timeout", "reason": f"over {timeout:g} s of CPU time"})
+                if time.monotonic() > deadline:
+                    return self._stop({"status": "timeout", "reason": f"over {4 * timeout:g} s of wall time"})
+            result = self._conn.recv()
+        except (EOFError, OSError):
+            self._proc.join()
+            code = self._proc.exitcode
+            why = f"killed by {signal.Signals(-code).name}" if code and code < 0 else f"exit code {code}"
+            return self._stop({"status": "crash", "reason": f"worker died ({why})"})
+        # an engine that raised may have left its caches half updated: the next case gets a new worker
+        return self._stop(result) if result["status"] == "crash" else result
+
+    @property
+    def alive(self) -> bool:
+        return not self._conn.closed
+
+    def _stop(self, result: dict | None = None) -> dict | None:
+        if self._proc.is_alive():
+            self._proc.kill()
+        self._proc.join()
+        self._conn.close()
+        return result
+
+    def close(self) -> None:
+        if self.alive:
+            self._stop()
 
 
 def run(cases: list[Case], engines: list[Engine], tokenizer: Any, *, timeout: float = 30.0,
-        memory_gb: float = 8.0, isolate: bool = True, progress: bool = False) -> dict:
-    """Every case through every engine: the report that `tables` and `plot` read. `isolate=False`
-    runs each case in this process (no fork, no limits: for cases known to be quick, as in tests)."""
+        memory_gb: float = 8.0, workers: str = "fork", progress: bool = False) -> dict:
+    """Every case through every engine: the report that `tables` and `plot` read. `workers`: "fork",
+    a new worker per case and engine (every case starts cold, but for what the parent set up);
+    "persistent", one worker per engine for every case, as MaskBench's own runner has it (what an
+    engine caches across schemas carries over; a worker that timed out or crashed is replaced);
+    "none", each case in this process (no limits: for cases known to be quick, as in tests)."""
     from tqdm import tqdm
 
     memory_bytes = int(memory_gb * 2 ** 30)
     report: dict = {"cases": [], "results": []}
+    pool: dict[str, Worker] = {}
     with tqdm(total=len(cases) * len(engines), disable=not progress, unit="run", smoothing=0.02) as bar:
         for case in cases:
             bar.set_postfix_str(case.group, refresh=False)
@@ -377,10 +404,19 @@ def run(cases: list[Case], engines: list[Engine], tokenizer: Any, *, timeout: fl
                                     "disagreements": prepared.disagreements, "unchecked": prepared.unchecked})
             for engine in engines:
                 result = {"case": case.id, "group": case.group, "engine": engine.name}
-                result.update(isolated(engine, prepared, timeout, memory_bytes) if isolate
-                              else guarded(engine, prepared))
+                if workers == "none":
+                    result.update(guarded(engine, prepared))
+                else:
+                    worker = pool.get(engine.name)
+                    if worker is None or not worker.alive:
+                        worker = pool[engine.name] = Worker(engine, memory_bytes)
+                    result.update(worker.run(prepared, timeout))
+                    if workers == "fork":
+                        worker.close()
                 report["results"].append(result)
                 bar.update()
+    for worker in pool.values():
+        worker.close()
     return report
 
 
@@ -545,6 +581,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="this many schemas, stratified by dataset / file")
     parser.add_argument("--timeout", type=float, default=30.0, help="CPU seconds per schema and engine")
     parser.add_argument("--memory-gb", type=float, default=8.0, help="address-space cap per worker")
+    parser.add_argument("--workers", choices=["fork", "persistent"], default="fork",
+                        help="a new worker per schema and engine (default), or one per engine (MaskBench's runner)")
     parser.add_argument("--vocab", help="smollm2 (default), qwen (151,644 tokens, from dashscope's tiktoken "
                         "ranks), or a Hugging Face tokenizer folder")
     parser.add_argument("--out", type=Path, help="output prefix (default: benchmarks/results/masks-SUITE)")
@@ -560,13 +598,17 @@ def main() -> None:
     settings = report["settings"]
     text = (f"MaskBench, suite {settings['suite']}, {settings['vocab']} vocabulary, "
             f"{', '.join(f'{n} {v}' for n, v in settings['engines'].items())}; one thread, "
-            f"{settings['timeout_s']:g} s of CPU and {settings['memory_gb']:g} GiB per schema and engine; "
+            f"{settings['timeout_s']:g} s of CPU and {settings['memory_gb']:g} GiB per schema and engine, "
+            f"{_WORKERS[settings.get('workers', 'fork')]}; "
             f"{settings['wall_s']:.0f} s in all\n\n" + tables(report))
     print(text)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".md").write_text(text + "\n")
     plot(report, out.with_suffix(".png"))
     print(f"\nwrote {out}.md and .png" + ("" if args.replot else " and .json"))
+
+
+_WORKERS = {"fork": "a new worker per schema and engine", "persistent": "one worker per engine"}
 
 
 def measure(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict:
@@ -581,8 +623,9 @@ def measure(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict:
     for name, why in missing.items():
         print(f"{name}: {why}; skipped")
     started = time.time()
-    report = run(cases, engines, tokenizer, timeout=args.timeout, memory_gb=args.memory_gb, progress=True)
-    report["settings"] = {"suite": args.suite, "limit": args.limit, "timeout_s": args.timeout,
+    report = run(cases, engines, tokenizer, timeout=args.timeout, memory_gb=args.memory_gb,
+                 workers=args.workers, progress=True)
+    report["settings"] = {"suite": args.suite, "limit": args.limit, "timeout_s": args.timeout, "workers": args.workers,
                           "memory_gb": args.memory_gb, "vocab": _vocab_name(args.vocab, tokenizer),
                           "wall_s": round(time.time() - started, 1),
                           "engines": {e.name: _version(e.name) for e in engines}}

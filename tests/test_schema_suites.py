@@ -10,6 +10,8 @@ they still fail, so a fix shows up here and its entry is removed.
 """
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from benchmarks.engines import available
@@ -39,7 +41,7 @@ def reports(smollm2_tokenizer) -> dict[str, dict]:
     engines, missing = available(["constrain"], smollm2_tokenizer)
     assert not missing
     suites = {"bench": stratified(bench_cases(), BENCH_SCHEMAS), "test-suite": suite_cases(files=SUITE_FILES)}
-    return {name: run(cases, engines, smollm2_tokenizer, isolate=False) for name, cases in suites.items()}
+    return {name: run(cases, engines, smollm2_tokenizer, workers="none") for name, cases in suites.items()}
 
 
 @pytest.mark.parametrize("suite", ["bench", "test-suite"])
@@ -70,5 +72,39 @@ def test_control_token_text_in_an_instance_is_data(smollm2_tokenizer):
     tests = [{"valid": True, "data": "<|endoftext|>"}, {"valid": True, "data": "a <|im_start|> b"},
              {"valid": False, "data": 7}]
     (result,) = run([Case("control", "control", {"type": "string"}, tests)], engines, smollm2_tokenizer,
-                    isolate=False)["results"]
+                    workers="none")["results"]
     assert [i["pass"] for i in result["instances"]] == [True, True, True]
+
+
+class _Faulty:
+    """The constrain engine, but a schema {"hang": ...} spins and {"die": ...} kills the process."""
+
+    def __init__(self, engine):
+        self.engine, self.name = engine, engine.name
+
+    def compile(self, schema):
+        if "hang" in schema:
+            while True:
+                pass
+        if "die" in schema:
+            os._exit(3)
+        return self.engine.compile(schema)
+
+    def cursor(self, compiled):
+        return self.engine.cursor(compiled)
+
+
+@pytest.mark.parametrize("workers", ["fork", "persistent"])
+def test_workers_survive_hangs_and_deaths(smollm2_tokenizer, workers):
+    """Both worker modes give the in-process results; a case that hangs is a timeout after its CPU
+    time, one that kills its worker a crash, and the cases after them still run (a persistent worker
+    is replaced)."""
+    (engine,), _ = available(["constrain"], smollm2_tokenizer)
+    tests = [{"valid": True, "data": 5}, {"valid": False, "data": "x"}]
+    good = Case("good", "g", {"type": "integer", "maximum": 9}, tests)
+    cases = [good, Case("hang", "g", {"hang": 1}, []), good, Case("die", "g", {"die": 1}, []), good]
+    results = run(cases, [_Faulty(engine)], smollm2_tokenizer, workers=workers, timeout=1.0)["results"]
+    assert [r["status"] for r in results] == ["compiled", "timeout", "compiled", "crash", "compiled"]
+    assert "exit code 3" in results[3]["reason"]
+    (alone,) = run([good], [engine], smollm2_tokenizer, workers="none")["results"]
+    assert all(r["instances"] == alone["instances"] and schema_passes(r) for r in results[::2])
