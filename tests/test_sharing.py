@@ -136,6 +136,40 @@ def test_a_long_running_process_keeps_its_caches_bounded(smollm2_tokenizer, smol
         shared.max_bytes = cap
 
 
+@pytest.mark.parametrize("kind", ["schema", "lark"])
+def test_a_dropped_grammar_is_freed_by_reference_counting(kind, smollm2_tokenizer, smollm2_vocab):
+    """No reference cycle keeps a grammar's parser and parse states once the grammar and its matchers
+    are gone: a process compiling schema after schema frees each at once, instead of leaving it as
+    garbage for a full collection (which then pauses for ~100 ms to free several at once). The
+    collector is off here, so only reference counting can free them."""
+    gc.collect()
+    gc.disable()
+    try:
+        if kind == "schema":
+            grammar, text = compile_json_schema(_SCHEMA, smollm2_vocab), json.dumps(_VALUES[1])
+        else:
+            grammar, text = compile_lark((GRAMMARS / "arithmetic.lark").read_text(), smollm2_vocab), "1 + (2 * 3)"
+        matcher = grammar.matcher()
+        for tid in smollm2_tokenizer.encode(text, add_special_tokens=False):
+            assert matcher.mask()[tid] and matcher.advance(tid)
+        parser = weakref.ref(grammar.parser)  # every parse state names it: freed last
+        del grammar, matcher
+        assert parser() is None, "a reference cycle keeps the parser and its parse states"
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()  # the garbage is kept to be read (lark's own parser leaves some: not ours)
+        ours = {type(o).__qualname__ for o in gc.garbage if _module(o).startswith("constrain")}
+        assert not ours, f"a compiled grammar leaves garbage behind: {ours}"
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+
+
+def _module(o) -> str:
+    """The module that defines `o` (a function) or its type."""
+    return (getattr(o, "__module__", None) if callable(o) and not isinstance(o, type) else type(o).__module__) or ""
+
+
 def test_a_regex_keeps_its_masks_within_mask_cache_bytes(smollm2_tokenizer, smollm2_vocab):
     """Each cached mask costs a vocabulary's worth of bytes: a grammar visiting many states keeps at
     most `Limits.mask_cache_bytes` of them, and the masks it recomputes after eviction are the same."""

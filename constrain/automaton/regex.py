@@ -28,54 +28,59 @@ MAX_GROUP_DEPTH = 100
 Ranges = tuple[tuple[int, int], ...]  # sorted, disjoint, non-adjacent inclusive code point ranges
 
 
+class _Hashed:
+    """Where a frozen node keeps its structural hash (`_hash_once`): a slot, not a `__dict__`, so a
+    node is one object for the garbage collector to track, not two (caches hold many thousands)."""
+
+    __slots__ = ("_hash",)
+
+
 def _hash_once(cls: type) -> type:
     """Cache a frozen node's structural hash on it. Nodes key caches and dicts everywhere (`nfa._piece`,
     the schema compiler), and the dataclass hash walks the whole subtree on every call: with the
-    cache a subtree is hashed once, so hashing a tree costs O(its new nodes). Equality stays structural."""
+    cache a subtree is hashed once, so hashing a tree costs O(its new nodes). Equality stays structural;
+    copies and pickles carry the fields only (the dataclass's slot state), so they hash anew."""
     structural = cls.__hash__
 
     def __hash__(self) -> int:
-        h = self.__dict__.get("_hash")
-        if h is None:
-            h = self.__dict__["_hash"] = structural(self)
-        return h
-
-    def __getstate__(self) -> dict:
-        """Copies and pickles recompute it: a hash may hold only in this process (an `Automaton`'s)."""
-        return {k: v for k, v in self.__dict__.items() if k != "_hash"}
+        try:
+            return self._hash
+        except AttributeError:
+            h = structural(self)
+            object.__setattr__(self, "_hash", h)
+            return h
 
     cls.__hash__ = __hash__
-    cls.__getstate__ = __getstate__
     return cls
 
 
 @_hash_once
-@dataclass(frozen=True)
-class CharSet:
+@dataclass(frozen=True, slots=True)
+class CharSet(_Hashed):
     ranges: Ranges
 
 
 @_hash_once
-@dataclass(frozen=True)
-class Concat:
+@dataclass(frozen=True, slots=True)
+class Concat(_Hashed):
     items: tuple["Node", ...]
 
 
 @_hash_once
-@dataclass(frozen=True)
-class Alt:
+@dataclass(frozen=True, slots=True)
+class Alt(_Hashed):
     items: tuple["Node", ...]
 
 
 @_hash_once
-@dataclass(frozen=True)
-class Repeat:
+@dataclass(frozen=True, slots=True)
+class Repeat(_Hashed):
     item: "Node"
     min: int
     max: int | None  # None: unbounded
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class Automaton:
     """A deterministic byte automaton standing for a language no small tree spells (an intersection,
     a counted repetition; built by `automaton.product`). Compared by identity: hashing it is O(1)."""

@@ -24,6 +24,7 @@ prefix and "any other name") is computed as the difference from that state's wal
 from __future__ import annotations
 
 import threading
+import weakref
 
 import numpy as np
 import torch
@@ -57,6 +58,7 @@ class CFGGrammar(CompiledGrammar):
         self.vocab = vocab
         self.source = source
         self.parser = EarleyParser(grammar)
+        weakref.finalize(self, self.parser.release).atexit = False  # its states are freed with this grammar
         self._trie = trie_of(vocab)
         self.dfa = DFA(nfa.build_union([t.pattern for t in grammar.terminals], max_nfa_states), max_lexer_states)
         self._start_of: dict[tuple[frozenset[int], int | None], int] = {}  # (parse.allowed, repeat) -> start

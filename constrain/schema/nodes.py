@@ -71,33 +71,37 @@ def words_except(words: list[str], alphabet: rx.Ranges = ANY_CHAR) -> Node:
     anything" is one loop shared by every way out of the trie, so all texts that have left it end
     in the same automaton state (a loop per trie node made each a lexer state of its own, with its
     own walk of the whole vocabulary)."""
-    def trie(ws: list[str], leave: bool) -> Node | None:
-        heads: dict[str, list[str]] = {}
-        for w in ws:
-            if w:
-                heads.setdefault(w[0], []).append(w[1:])
-        parts: list[Node] = []
-        if not leave and "" not in ws:
-            parts.append(EMPTY)
-        if leave:
-            other = _other_than(frozenset(heads), alphabet)
-            if other is not None:
-                parts.append(other)
-        for h, rest in heads.items():
-            below = trie(rest, leave)
-            if below is not None:
-                parts.append(cat(_char(h), below))
-        if len(parts) < 2:  # the parts differ by construction: no need for `alt`'s dedup (hashing)
-            return parts[0] if parts else None
-        return Alt(tuple(parts))
-
     usable = {c for c in set("".join(words)) if intersect(((ord(c), ord(c)),), alphabet)}
     ws = [w for w in dict.fromkeys(words) if all(c in usable for c in w)]
-    inside, out = trie(ws, leave=False), trie(ws, leave=True)
+    inside, out = _trie(ws, False, alphabet), _trie(ws, True, alphabet)
     if out is not None:
         out = cat(out, Repeat(CharSet(alphabet), 0, None))
     parts = [p for p in (inside, out) if p is not None]
     return alt(parts) or CharSet(())
+
+
+def _trie(ws: list[str], leave: bool, alphabet: rx.Ranges) -> Node | None:
+    """`words_except`'s two halves over the trie of `ws`: the proper prefixes that are not words
+    (not `leave`), or the prefixes followed by a character that leaves the trie (`leave`). A module
+    function, not a closure: a recursive closure is a reference cycle, garbage for the collector."""
+    heads: dict[str, list[str]] = {}
+    for w in ws:
+        if w:
+            heads.setdefault(w[0], []).append(w[1:])
+    parts: list[Node] = []
+    if not leave and "" not in ws:
+        parts.append(EMPTY)
+    if leave:
+        other = _other_than(frozenset(heads), alphabet)
+        if other is not None:
+            parts.append(other)
+    for h, rest in heads.items():
+        below = _trie(rest, leave, alphabet)
+        if below is not None:
+            parts.append(cat(_char(h), below))
+    if len(parts) < 2:  # the parts differ by construction: no need for `alt`'s dedup (hashing)
+        return parts[0] if parts else None
+    return Alt(tuple(parts))
 
 
 # a trie of names meets the same few characters and head sets again and again (chains of one head)
