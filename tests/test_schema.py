@@ -13,7 +13,8 @@ import pytest
 
 from benchmarks.masks import is_valid
 from constrain.schema import SchemaError, UnsupportedSchemaError, compile_json_schema, schema_to_grammar
-from constrain.schema.nodes import words_except
+from constrain.schema.nodes import ANY_CHAR, words_except
+from constrain.schema.spelling import PLAIN
 from constrain.schema.numbers import int_range
 from constrain.automaton import nfa
 from constrain.automaton.dfa import DFA
@@ -135,15 +136,20 @@ def test_ignored_keywords(smollm2_vocab, smollm2_tokenizer):
     assert accepts(compile_json_schema(schema, smollm2_vocab), smollm2_tokenizer, smollm2_vocab, "12")
 
 
-@pytest.mark.parametrize("words", [[], [""], ["id"], ["id", "item_id", "i", "é"], ["ab", "abc", "b"]])
-def test_words_except(words):
-    """Exactly the other strings; and every text that has left the trie of words is in one lexer
-    state, so it is walked once (a state per way out made each a walk of the whole vocabulary)."""
-    dfa = DFA(nfa.build(words_except(words), 10 ** 5), 10 ** 4)
-    texts = {w[:k] + c for w in words + ["", "item_id"] for k in range(len(w) + 1) for c in ("", "x", "é", "i")}
+@pytest.mark.parametrize("alphabet", [ANY_CHAR, PLAIN])
+@pytest.mark.parametrize("words", [[], [""], ["id"], ["id", "item_id", "i", "é"], ["ab", "abc", "b"], ["~", " a", "a~"]])
+def test_words_except(words, alphabet):
+    """Exactly the other strings over the alphabet (any character, or the ones json.dumps writes raw
+    in a name: then built as a byte automaton); and every text that has left the trie of words is in
+    one lexer state, so it is walked once (a state per way out made each a walk of the whole vocabulary)."""
+    dfa = DFA(nfa.build(words_except(words, alphabet), 10 ** 5), 10 ** 4)
+    texts = {w[:k] + c for w in words + ["", "item_id"] for k in range(len(w) + 1)
+             for c in ("", "x", "é", "i", "~", " ", '"', "\x7f")}
+    in_alphabet = {t for t in texts if all(any(lo <= ord(c) <= hi for lo, hi in alphabet) for c in t)}
     for text in texts:
-        assert dfa.is_accepting(dfa.walk(dfa.start, text.encode())) == (text not in words), text
-    out = {dfa.walk(dfa.start, text.encode()) for text in texts
+        expected = text not in words and text in in_alphabet
+        assert dfa.is_accepting(dfa.walk(dfa.start, text.encode())) == expected, text
+    out = {dfa.walk(dfa.start, text.encode()) for text in in_alphabet
            if text and not any(w.startswith(text) for w in words)}
     assert len(out) == 1
 

@@ -346,7 +346,7 @@ def _fragment(nfa: _Builder, node: Node) -> tuple[int, int]:
         nfa.eps[entry] = tuple(branches)
         return entry, exit_
     if isinstance(node, Automaton):  # one NFA state per DFA state, accepting ones lead to the exit
-        nfa.trimmed = False
+        nfa.trimmed = nfa.trimmed and node.trim
         base = nfa.size
         if node.levels is not None:
             nfa.counted.append(Counted(base, len(node.edges), node.levels))

@@ -91,6 +91,7 @@ class Automaton:
     # a counted repetition `unit{lo,hi}` laid out by level (`product._repeat_units`): (n, lo, hi), state
     # c * n + j is j states into a unit after c units; None for any other automaton
     levels: tuple[int, int, int | None] | None = None
+    trim: bool = False  # every state reaches an accepting one (else the NFA builder finds those that do)
 
 
 Node = CharSet | Concat | Alt | Repeat | Automaton

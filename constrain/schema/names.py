@@ -41,7 +41,7 @@ def key_not_in(words: list[str]) -> Node:
     """The quoted spellings of the property names other than `words`: a complement trie over raw
     characters plus every name with an escape, or (a declared name has an escape itself) the trie over
     all characters, spelled."""
-    if all(intersect_ranges(((ord(c), ord(c)),), PLAIN) for w in words for c in w):
+    if all(intersect_ranges(((ord(c), ord(c)),), PLAIN) for c in set("".join(words))):
         content = alt([words_except(words, PLAIN), _ESCAPED])
     else:
         content = encode_content(words_except(words), dumps=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from ..automaton import regex as rx
-from ..automaton.regex import EMPTY, Alt, CharSet, Concat, Node, Repeat, literal
+from ..automaton.regex import EMPTY, Alt, Automaton, CharSet, Concat, Node, Repeat, literal
 
 MAX_REPEAT = 1000  # largest string length / item count bound we unroll
 ANY_CHAR: rx.Ranges = ((0, 0xD7FF), (0xE000, rx.MAX_CODEPOINT))  # every code point JSON text may hold
@@ -73,11 +73,48 @@ def words_except(words: list[str], alphabet: rx.Ranges = ANY_CHAR) -> Node:
     own walk of the whole vocabulary)."""
     usable = {c for c in set("".join(words)) if intersect(((ord(c), ord(c)),), alphabet)}
     ws = [w for w in dict.fromkeys(words) if all(c in usable for c in w)]
+    if alphabet[-1][1] < 0x80:  # one byte per character (property names as json.dumps writes them)
+        return _ascii_words_except(tuple(ws), alphabet)
     inside, out = _trie(ws, False, alphabet), _trie(ws, True, alphabet)
     if out is not None:
         out = cat(out, Repeat(CharSet(alphabet), 0, None))
     parts = [p for p in (inside, out) if p is not None]
     return alt(parts) or CharSet(())
+
+
+@lru_cache(maxsize=256)
+def _ascii_words_except(words: tuple[str, ...], alphabet: rx.Ranges) -> Automaton:
+    """`words_except` over one-byte characters, as the byte automaton itself: a state per node of the
+    trie of words, accepting where no word ends, and one state for every text that has left the
+    trie. The tree spelling the same language has several automaton states per trie node, and as a
+    fresh tree per object schema it was hashed node by node (a third of compiling a typical schema);
+    an `Automaton` is hashed by identity, so equal calls are cached to give the same node."""
+    children: list[dict[int, int]] = [{}]
+    is_word = [False]
+    for w in words:
+        s = 0
+        for b in w.encode():
+            if b not in children[s]:
+                children[s][b] = len(children)
+                children.append({})
+                is_word.append(False)
+            s = children[s][b]
+        is_word[s] = True
+    out = len(children)
+    rows = []
+    for kids in children:
+        row = []
+        for lo, hi in alphabet:
+            for b in sorted(k for k in kids if lo <= k <= hi):
+                if lo < b:
+                    row.append((lo, b - 1, out))
+                row.append((b, b, kids[b]))
+                lo = b + 1
+            if lo <= hi:
+                row.append((lo, hi, out))
+        rows.append(tuple(row))
+    rows.append(tuple((lo, hi, out) for lo, hi in alphabet))
+    return Automaton(0, tuple(rows), frozenset([s for s in range(out) if not is_word[s]] + [out]), trim=True)
 
 
 def _trie(ws: list[str], leave: bool, alphabet: rx.Ranges) -> Node | None:
