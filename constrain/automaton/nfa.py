@@ -332,8 +332,15 @@ def _fragment(nfa: _Builder, node: Node) -> tuple[int, int]:
     if isinstance(node, Concat):
         entry = exit_ = nfa.add_state()
         for item in node.items:
-            a, b = _fragment(nfa, item)
-            nfa.link(exit_, a)
+            if isinstance(item, CharSet) and len(item.ranges) == 1 and item.ranges[0][1] < 0x80:
+                # one byte (a literal's character): a move from where the text is, not a fragment of
+                # its own linked to it (a property name is half the states, and no call per character)
+                lo, hi = item.ranges[0]
+                b = nfa.add_state()
+                nfa.edges[exit_] += ((lo, hi, b - exit_),)
+            else:
+                a, b = _fragment(nfa, item)
+                nfa.link(exit_, a)
             exit_ = b
         return entry, exit_
     if isinstance(node, Alt):

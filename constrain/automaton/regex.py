@@ -526,5 +526,10 @@ def parse(pattern: str) -> Node:
 
 
 def literal(text: str) -> Node:
-    """A node matching exactly `text` (used for choices and fixed strings)."""
-    return Concat(tuple(CharSet(((ord(c), ord(c)),)) for c in text))
+    """A node matching exactly `text` (used for choices and fixed strings). ASCII characters are one
+    shared node each: a schema spells every property name this way, and shared nodes are hashed once
+    and cost the garbage collector nothing new."""
+    return Concat(tuple(_ASCII[o] if (o := ord(c)) < 0x80 else CharSet(((o, o),)) for c in text))
+
+
+_ASCII = [CharSet(((o, o),)) for o in range(0x80)]
