@@ -87,19 +87,10 @@ def _ascii_words_except(words: tuple[str, ...], alphabet: rx.Ranges) -> Automato
     """`words_except` over one-byte characters, as the byte automaton itself: a state per node of the
     trie of words, accepting where no word ends, and one state for every text that has left the
     trie. The tree spelling the same language has several automaton states per trie node, and as a
-    fresh tree per object schema it was hashed node by node (a third of compiling a typical schema);
-    an `Automaton` is hashed by identity, so equal calls are cached to give the same node."""
-    children: list[dict[int, int]] = [{}]
-    is_word = [False]
-    for w in words:
-        s = 0
-        for b in w.encode():
-            if b not in children[s]:
-                children[s][b] = len(children)
-                children.append({})
-                is_word.append(False)
-            s = children[s][b]
-        is_word[s] = True
+    fresh tree per object schema it was hashed node by node (with its building, ~40% of turning a
+    typical object schema into a grammar); an `Automaton` is hashed by identity, so equal calls are
+    cached to give the same node."""
+    children, ends = byte_trie(words)
     out = len(children)
     rows = []
     for kids in children:
@@ -114,7 +105,23 @@ def _ascii_words_except(words: tuple[str, ...], alphabet: rx.Ranges) -> Automato
                 row.append((lo, hi, out))
         rows.append(tuple(row))
     rows.append(tuple((lo, hi, out) for lo, hi in alphabet))
-    return Automaton(0, tuple(rows), frozenset([s for s in range(out) if not is_word[s]] + [out]), trim=True)
+    return Automaton(0, tuple(rows), frozenset(set(range(out + 1)) - ends), trim=True)
+
+
+def byte_trie(words) -> tuple[list[dict[int, int]], set[int]]:
+    """The trie of the UTF-8 bytes of `words`: per node its children by byte (node 0 the root), and
+    the nodes where a word ends."""
+    children: list[dict[int, int]] = [{}]
+    ends = set()
+    for w in words:
+        s = 0
+        for b in w.encode():
+            if b not in children[s]:
+                children[s][b] = len(children)
+                children.append({})
+            s = children[s][b]
+        ends.add(s)
+    return children, ends
 
 
 def _trie(ws: list[str], leave: bool, alphabet: rx.Ranges) -> Node | None:

@@ -26,7 +26,7 @@ from functools import lru_cache
 from ..automaton.product import NOTHING, compact, intersect
 from ..automaton.regex import EMPTY, Automaton, CharSet, Node, Repeat, literal
 from .errors import SchemaError, UnsupportedSchemaError
-from .nodes import alt, cat, charset, fixed_range, parse
+from .nodes import alt, byte_trie, cat, charset, fixed_range, parse
 
 MAX_STEPS = 20_000  # fractional multipleOf: candidates enumerated between the bounds
 MAX_MODULUS = 10_000  # integer multipleOf: states of the residue automaton
@@ -400,18 +400,9 @@ def _fractional_steps(step: float, lo, hi, where: str, integers_only: bool) -> N
 
 def _trie(words: list[str]) -> Automaton:
     """The finite set of ASCII `words` as a (deterministic) trie automaton."""
-    edges: list[dict[int, int]] = [{}]
-    accepting = set()
-    for w in words:
-        s = 0
-        for b in w.encode():
-            if b not in edges[s]:
-                edges[s][b] = len(edges)
-                edges.append({})
-            s = edges[s][b]
-        accepting.add(s)
-    return Automaton(0, tuple(tuple((b, b, t) for b, t in sorted(row.items())) for row in edges),
-                     frozenset(accepting))
+    children, ends = byte_trie(words)
+    return Automaton(0, tuple(tuple((b, b, t) for b, t in sorted(row.items())) for row in children),
+                     frozenset(ends))
 
 
 def _in(value, lo, hi) -> bool:
