@@ -48,7 +48,7 @@ DEFAULT_LIMITS = Limits()
 def compiling(limits: Limits) -> Iterator[None]:
     """What every compilation runs under: its deadline, and no cyclic garbage collection (`gcpause`).
     The deadline is checked once more at the end, so a compilation that overran it in code between
-    two checks (the last loops over a lexer's terminals) still reports it: the bound holds exactly."""
+    two checks (the first mask, say) still reports it: the bound holds exactly."""
     with deadline.within(limits.max_compile_seconds), gcpause.paused():
         yield
         deadline.check()

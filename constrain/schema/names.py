@@ -37,15 +37,14 @@ MAX_STATES = 20_000
 _ESCAPED = cat(Repeat(CharSet(PLAIN), 0, None), encode_charset(rx.complement(PLAIN), dumps=True), NAME)
 
 
-def key_not_in(words: list[str]) -> Node:
-    """The quoted spellings of the property names other than `words`: a complement trie over raw
-    characters plus every name with an escape, or (a declared name has an escape itself) the trie over
-    all characters, spelled."""
+def key_not_in(words: list[str]) -> list[Node]:
+    """The quoted spellings of the property names other than `words`, as parts whose union is that
+    set: the complement trie over raw characters, and every name with an escape (the same part in every
+    schema, so its automaton is built and flattened once per process, not once per object schema); or
+    (a declared name has an escape itself) one part, the trie over all characters, spelled."""
     if all(intersect_ranges(((ord(c), ord(c)),), PLAIN) for c in set("".join(words))):
-        content = alt([words_except(words, PLAIN), _ESCAPED])
-    else:
-        content = encode_content(words_except(words), dumps=True)
-    return _quoted(content)
+        return [_quoted(words_except(words, PLAIN)), _QUOTED_ESCAPED]
+    return [_quoted(encode_content(words_except(words), dumps=True))]
 
 
 class Names:
@@ -103,7 +102,7 @@ class Names:
 
     def undeclared(self, declared: list[str], additional: Any) -> list[tuple[Node, Any, str]]:
         """(quoted key without the colon, value schema, pointer) for each class of undeclared names."""
-        base = [key_not_in(declared)]
+        base = [alt(key_not_in(declared))]
         if self.names_node is not None:
             base.append(self.names_node)  # every spelling of the allowed names, json.dumps's among them
         out = []
@@ -134,6 +133,9 @@ class Names:
 
 def _quoted(content: Node) -> Node:
     return cat(literal('"'), content, literal('"'))
+
+
+_QUOTED_ESCAPED = _quoted(_ESCAPED)
 
 
 def _complement(node: Node) -> Node:

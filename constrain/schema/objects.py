@@ -91,7 +91,8 @@ def object_alternatives(c: "_Compiler", schema: dict, ptr: str, depth: int) -> l
     if names is not None:
         classes = [] if names.finite is not None else names.undeclared(list(values), additional)
     else:
-        classes = [] if additional is False else [(key_not_in(list(values)), additional, f"{ptr}/additionalProperties")]
+        classes = [] if additional is False else [(key, additional, f"{ptr}/additionalProperties")
+                                                  for key in key_not_in(list(values))]
     more = [(c.t(cat(key, layout.colon()), f"KEY@{sptr}"), ("n", c.compile(sub, sptr, depth + 1)))
             for key, sub, sptr in classes]
     done = c.nt(f"{ptr}#members")
