@@ -29,7 +29,6 @@ import weakref
 import numpy as np
 import torch
 
-from .. import deadline
 from ..automaton import nfa
 from ..automaton.regex import CharSet, Repeat
 from ..automaton.dfa import DEAD, DFA
@@ -159,7 +158,6 @@ class CFGGrammar(CompiledGrammar):
 
     def _check_terminals(self) -> None:
         for k, terminal in enumerate(self.grammar.terminals):
-            deadline.check()  # one start state per terminal: an enum of 10,000 values takes a while
             start = self.dfa.start_for([k])
             if start == DEAD:
                 raise GrammarError(f"terminal {terminal.name} matches nothing")
