@@ -28,11 +28,11 @@ timeout or crash, not fatal (one-time per-process setup, like constrain's vocabu
 before the fork, as a server would have it). By default every (schema, engine) gets a new worker, so
 each schema starts as cold as the first; `--workers persistent` keeps one worker per engine for all
 schemas, as MaskBench's own runner does (replaced after a timeout or crash): what an engine caches
-across schemas, and its code paths warmed by earlier schemas, carry over, as in a long-running server. The parent's objects are frozen out of the garbage
-collector at each fork (`gc.freeze`, as Python's documentation advises for forked workers): a
-worker's collections traverse what the engine allocated, not the harness's own data (its cases,
-its tokenizer), which in a worker would also mean copying every page they lie on. One thread
-everywhere. Times are CPU time of the worker process, the timer's own cost subtracted (the machine
+across schemas, and its code paths warmed by earlier schemas, carry over, as in a long-running
+server. The parent's objects are frozen out of the garbage collector at each fork (`gc.freeze`, as
+Python's documentation advises for forked workers): a worker's collections traverse what the engine
+allocated, not the harness's own data (its cases, its tokenizer), which in a worker would also mean
+copying every page they lie on. One thread everywhere. Times are CPU time of the worker process, the timer's own cost subtracted (the machine
 is shared: wall time would bill other processes' load and preemptions to the engines). Time to first
 mask (TTFM) = compile + first mask.
 Per-token times are split into the mask and the advance (engines divide the work differently between
@@ -573,6 +573,9 @@ def single_threaded() -> None:
     torch.set_num_threads(1)
 
 
+_WORKERS = {"fork": "a new worker per schema and engine", "persistent": "one worker per engine"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--suite", choices=["bench", "test-suite", "folder"], default="bench")
@@ -581,7 +584,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="this many schemas, stratified by dataset / file")
     parser.add_argument("--timeout", type=float, default=30.0, help="CPU seconds per schema and engine")
     parser.add_argument("--memory-gb", type=float, default=8.0, help="address-space cap per worker")
-    parser.add_argument("--workers", choices=["fork", "persistent"], default="fork",
+    parser.add_argument("--workers", choices=list(_WORKERS), default="fork",
                         help="a new worker per schema and engine (default), or one per engine (MaskBench's runner)")
     parser.add_argument("--vocab", help="smollm2 (default), qwen (151,644 tokens, from dashscope's tiktoken "
                         "ranks), or a Hugging Face tokenizer folder")
@@ -606,9 +609,6 @@ def main() -> None:
     out.with_suffix(".md").write_text(text + "\n")
     plot(report, out.with_suffix(".png"))
     print(f"\nwrote {out}.md and .png" + ("" if args.replot else " and .json"))
-
-
-_WORKERS = {"fork": "a new worker per schema and engine", "persistent": "one worker per engine"}
 
 
 def measure(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict:

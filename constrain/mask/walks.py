@@ -163,7 +163,8 @@ def _ends(dfa: DFA, nodes: np.ndarray, states: np.ndarray) -> dict[int, np.ndarr
     if nodes.size <= FEW_ENDS:
         states = states.tolist()
         if states.count(states[0]) == len(states):  # one state (the usual case): no grouping
-            return {t: np.sort(nodes) for t in dfa.labels(states[0])}
+            at = np.sort(nodes)
+            return {t: at for t in dfa.labels(states[0])}
         by_state: dict[int, list[int]] = {}
         for node, state in zip(nodes.tolist(), states):
             by_state.setdefault(state, []).append(node)
