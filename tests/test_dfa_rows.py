@@ -117,15 +117,16 @@ def test_growth_keeps_states_and_start_states_apart():
 
 
 def test_owner_whatever_the_layout():
-    """A large pattern is laid out before the small ones (`nfa.build_union`): a state inside one
-    pattern is still owned by it, with the same relative subset as in that pattern's own automaton."""
+    """A pattern laid out after others (a large one pasted from the cache, `nfa.build_union`) is
+    still built the same way: a state inside it is owned by it, with the same relative subset as in
+    that pattern's own automaton."""
     small, large = regex.parse("ab"), regex.parse("[a-z]{0,300}")
     alone = DFA(nfa.build_union([small], 10_000), 10_000)
-    union = DFA(nfa.build_union([small, large], 10_000), 10_000)
-    assert union.nfa.spans[0][0] > union.nfa.spans[1][0]
-    a, b = union.walk(union.start_for([0]), b"a"), alone.walk(alone.start_for([0]), b"a")
-    assert union.owner(a) == alone.owner(b) == 0 and union.inside(a, 8) == alone.inside(b, 8)
-    assert union.owner(union.walk(union.start_for([1]), b"ab")) == 1
+    union = DFA(nfa.build_union([large, small], 10_000), 10_000)
+    assert union.nfa.spans[1][0] > union.nfa.spans[0][0] + 300
+    a, b = union.walk(union.start_for([1]), b"a"), alone.walk(alone.start_for([0]), b"a")
+    assert union.owner(a) == 1 and alone.owner(b) == 0 and union.inside(a, 8) == alone.inside(b, 8)
+    assert union.owner(union.walk(union.start_for([0]), b"ab")) == 0
     assert union.owner(union.walk(union.start, b"a")) is None
 
 

@@ -7,8 +7,9 @@ an allocation that eats the machine.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from array import array
+from dataclasses import dataclass
+from functools import lru_cache
 from itertools import chain
 from typing import NamedTuple
 
@@ -21,7 +22,7 @@ from .regex import Alt, Automaton, CharSet, Concat, Node, Repeat
 ByteSeq = tuple[tuple[int, int], ...]  # one byte range per position
 
 _UTF8_MAX = (0x7F, 0x7FF, 0xFFFF, 0x10FFFF)
-LARGE_PIECE = 256  # states: a union flattens a piece this large once and keeps it (see `build_union`)
+CACHED_PIECE = 256  # estimated states: a union pastes a pattern this large from the cache of `_piece`
 
 
 @lru_cache(maxsize=65536)
@@ -103,33 +104,73 @@ class NFA:
         return len(self.label)
 
 
-@dataclass
 class _Builder:
-    """An automaton under construction: `eps[s]` are epsilon moves, `edges[s]` are (lo, hi, target)
-    byte moves, each target written as its offset from s: a pattern pasted anywhere (the copies of
-    a counted repetition) reuses its states' move tuples as they are, instead of renumbering each.
+    """An automaton under construction. Moves are rows of ints in flat `array`s, states numbered from
+    0: a state is no Python object (nothing for the garbage collector to scan, which it did for every
+    per-state tuple a lexer kept). A piece pasted in (a repetition's copies, a character set, a cached
+    pattern) is recorded as the first states of its copies, and its rows are shifted there with numpy
+    when the moves are read (`rows`): a 255-character string costs one array operation, not 255 copies."""
 
-    A state's moves are tuples of ints, not lists: the garbage collector stops tracking those, where
-    a lexer's hundred thousand lists made every full collection rescan them (a third of build time).
-    """
-
-    eps: list[tuple[int, ...]] = field(default_factory=list)
-    edges: list[tuple[tuple[int, int, int], ...]] = field(default_factory=list)
-    trimmed: bool = True  # False once a part may not reach the exit (an empty set, a DFA's dead state)
-    counted: list[Counted] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.size = 0
+        self.eps = array("i")  # (from, to) pairs
+        self.edges = array("i")  # (from, lo byte, hi byte, to) quads
+        self.pasted: dict[int, tuple[_Piece, list[int]]] = {}  # by id: a piece and its copies' first states
+        self.trimmed = True  # False once a part may not reach the exit (a set or an automaton matching nothing)
+        self.counted: list[Counted] = []
 
     def add_state(self) -> int:
-        self.eps.append(())
-        self.edges.append(())
-        return len(self.eps) - 1
+        self.size += 1
+        return self.size - 1
 
     def link(self, s: int, t: int) -> None:
-        """An epsilon move s -> t (states get at most two one by one; an alternation's are set at once)."""
-        self.eps[s] += (t - s,)
+        self.eps.append(s)
+        self.eps.append(t)
 
-    @property
-    def size(self) -> int:
-        return len(self.eps)
+    def edge(self, s: int, lo: int, hi: int, t: int) -> None:
+        self.edges.extend((s, lo, hi, t))
+
+    def paste(self, piece: "_Piece") -> tuple[int, int]:
+        """A copy of `piece` from the next state; its (entry, exit) here."""
+        first = self.size
+        self.size += piece.size
+        self.pasted.setdefault(id(piece), (piece, []))[1].append(first)
+        # the piece's dead states stay dead here; only a piece that matches nothing makes states
+        # here dead too (the parts leading to it)
+        self.trimmed = self.trimmed and not piece.empty
+        if piece.counted:
+            self.counted.extend(c._replace(first=c.first + first) for c in piece.counted)
+        return piece.entry + first, piece.exit + first
+
+    def rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """(epsilon moves as (from, to) rows, byte moves as (from, lo, hi, to) rows), each in state order."""
+        eps = [np.frombuffer(self.eps, dtype=np.intc).reshape(-1, 2)]
+        edges = [np.frombuffer(self.edges, dtype=np.intc).reshape(-1, 4)]
+        for piece, firsts in self.pasted.values():
+            f = np.array(firsts, dtype=np.int32)[:, None, None]
+            eps.append((piece.eps + f).reshape(-1, 2))
+            edges.append((piece.edges + f * _FROM_TO).reshape(-1, 4))
+        eps_rows = np.concatenate(eps, dtype=np.int32)
+        edge_rows = np.concatenate(edges, dtype=np.int32)
+        return (eps_rows[np.argsort(eps_rows[:, 0], kind="stable")],
+                edge_rows[np.argsort(edge_rows[:, 0], kind="stable")])
+
+    def dead(self, eps: np.ndarray, edges: np.ndarray, exits: list[int]) -> np.ndarray:
+        """The states that cannot reach an exit (`eps`, `edges`: `rows()`): those of the pasted pieces,
+        unless a part matching nothing makes others dead too (then all are found again)."""
+        if not self.trimmed:
+            return np.flatnonzero(~_coreachable(self.size, eps, edges, exits))
+        dead = [(piece.dead + np.array(firsts)[:, None]).ravel() for piece, firsts in self.pasted.values()
+                if piece.dead.size]
+        return np.concatenate(dead) if dead else _NONE
+
+    def piece(self, entry: int, exit_: int) -> "_Piece":
+        eps, edges = self.rows()
+        return _Piece(self.size, eps, edges, entry, exit_, self.dead(eps, edges, [exit_]), tuple(self.counted))
+
+
+_FROM_TO = np.array([1, 0, 0, 1], dtype=np.int32)  # a byte move's columns that name states
+_NONE = np.zeros(0, dtype=np.int64)
 
 
 @lru_cache(maxsize=4096)
@@ -151,147 +192,95 @@ def build(node: Node, max_states: int) -> NFA:
 
 
 def build_union(nodes: list[Node], max_states: int) -> NFA:
-    """One NFA for several patterns; the exit of `nodes[k]` is labelled k. State 0 is the start,
-    with an epsilon move to each pattern's entry; the large patterns follow it, then the small."""
-    estimate = 1 + sum(estimate_states(node) for node in nodes)
-    if estimate > max_states:
-        raise LimitError(f"the pattern needs about {estimate} automaton states", "max_nfa_states",
+    """One NFA for several patterns; the exit of `nodes[k]` is labelled k. State 0 is the start, with
+    an epsilon move to each pattern's entry; the patterns follow in order, each laid out the same way
+    wherever it is (a large one is built once and pasted from the cache of `_piece`)."""
+    estimates = [estimate_states(node) for node in nodes]
+    if 1 + sum(estimates) > max_states:
+        raise LimitError(f"the pattern needs about {1 + sum(estimates)} automaton states", "max_nfa_states",
                          max_states)
-    pieces = []
-    for node in nodes:
+    b = _Builder()
+    b.add_state()
+    entries, exits, spans = [], [], []
+    for node, estimate in zip(nodes, estimates):
         deadline.check()  # a lexer over thousands of terminals (a large enum) takes seconds
-        pieces.append(_piece(node))
-    # layout: the start, the large pieces (each flattened once, kept with the cached piece), then
-    # the small ones flattened together (a lexer has one per property name: per-piece arrays would
-    # cost more than their moves)
-    large = [k for k, p in enumerate(pieces) if len(p.eps) >= LARGE_PIECE]
-    small = [k for k, p in enumerate(pieces) if len(p.eps) < LARGE_PIECE]
-    firsts = [0] * len(pieces)
-    n = 1
-    for k in large + small:
-        firsts[k] = n
-        n += len(pieces[k].eps)
-    entries = tuple(f + p.entry for f, p in zip(firsts, pieces))
-    blocks = [_Moves(np.array([len(entries)]), np.array(entries, dtype=np.int32), np.zeros(1, dtype=np.int64),
-                     np.zeros((0, 3), dtype=np.int32))]
-    blocks += [pieces[k].moves for k in large] + [_flatten([pieces[k] for k in small])]
-    eps_count, eps_d, edge_count, edges = (np.concatenate(column) for column in zip(*blocks))
-    origin = np.arange(n, dtype=np.int32)
-    spans = tuple((f, f + len(p.eps)) for f, p in zip(firsts, pieces))
+        first = b.size
+        entry, exit_ = b.paste(_piece(node)) if estimate >= CACHED_PIECE else _fragment(b, node)
+        entries.append(entry)
+        exits.append(exit_)
+        spans.append((first, b.size))
+    for entry in entries:
+        b.link(0, entry)
+    eps, edges = b.rows()
+    n = b.size
     pattern = np.full(n, -1, dtype=np.int32)
     for k, (lo, hi) in enumerate(spans):
         pattern[lo:hi] = k
-    exits = [f + p.exit for f, p in zip(firsts, pieces)]
     label = np.full(n, -1, dtype=np.int32)
-    label[exits] = np.arange(len(pieces))
-    keep = edge_count > 0
+    label[exits] = np.arange(len(nodes))
+    edge_ptr = np.searchsorted(edges[:, 0], np.arange(n + 1)).astype(np.int64)
+    keep = edge_ptr[1:] > edge_ptr[:-1]
     keep[exits] = True
-    keep[[f + s for f, p in zip(firsts, pieces) for s in p.dead]] = False
+    keep[b.dead(eps, edges, exits)] = False
     return NFA(
-        edge_ptr=np.concatenate([[0], np.cumsum(edge_count)]),
-        edge_lo=edges[:, 0].copy(),
-        edge_hi=edges[:, 1].copy(),
-        edge_to=edges[:, 2] + np.repeat(origin, edge_count),
-        eps_ptr=np.concatenate([[0], np.cumsum(eps_count)]),
-        eps_to=eps_d + np.repeat(origin, eps_count),
+        edge_ptr=edge_ptr,
+        edge_lo=edges[:, 1].copy(),
+        edge_hi=edges[:, 2].copy(),
+        edge_to=edges[:, 3].copy(),
+        eps_ptr=np.searchsorted(eps[:, 0], np.arange(n + 1)).astype(np.int64),
+        eps_to=eps[:, 1].copy(),
         label=label,
         keep=keep,
         start=0,
-        entries=entries,
-        spans=spans,
+        entries=tuple(entries),
+        spans=tuple(spans),
         pattern=pattern,
-        counted=tuple(c._replace(first=c.first + f) for f, p in zip(firsts, pieces) for c in p.counted),
+        counted=tuple(b.counted),
     )
 
 
-def _paste(nfa: _Builder, piece: "_Piece") -> tuple[int, int]:
-    """Copy `piece` into `nfa` (its moves are relative: shared, not renumbered); return its (entry, exit) there."""
-    first = nfa.size
-    nfa.eps.extend(piece.eps)
-    nfa.edges.extend(piece.edges)
-    nfa.trimmed = nfa.trimmed and piece.trimmed
-    nfa.counted.extend(c._replace(first=c.first + first) for c in piece.counted)
-    return piece.entry + first, piece.exit + first
-
-
-class _Moves(NamedTuple):
-    """Consecutive states' moves as flat arrays, targets as offsets from their state: per state its
-    number of epsilon moves, all the epsilon offsets, per state its number of byte moves, all the
-    byte moves as (lo, hi, offset) rows."""
-
-    eps_count: np.ndarray
-    eps: np.ndarray
-    edge_count: np.ndarray
-    edges: np.ndarray
-
-
-def _flatten(pieces: list["_Piece"]) -> _Moves:
-    """The moves of `pieces` laid end to end."""
-    eps_count, eps = _flat(tuple(chain.from_iterable(p.eps for p in pieces)), 1)
-    edge_count, edges = _flat(tuple(chain.from_iterable(p.edges for p in pieces)), 3)
-    return _Moves(eps_count, eps[:, 0], edge_count, edges)
-
-
-def _flat(moves: tuple[tuple, ...], width: int) -> tuple[np.ndarray, np.ndarray]:
-    """(how many moves each state has, all the moves in state order as rows of `width` ints) of
-    per-state move tuples, each distinct tuple object read once: the copies of a counted repetition
-    share their tuples, so a 255-character string reads one character's."""
-    keys = np.fromiter(map(id, moves), dtype=np.uint64, count=len(moves))
-    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    distinct = [moves[i] for i in first.tolist()]
-    sizes = np.fromiter(map(len, distinct), dtype=np.int64, count=len(distinct))
-    items = chain.from_iterable(distinct)
-    flat = np.fromiter(chain.from_iterable(items) if width > 1 else items, dtype=np.int32,
-                       count=width * int(sizes.sum())).reshape(-1, width)
-    counts = sizes[inverse]
-    at, out = np.cumsum(sizes) - sizes, np.cumsum(counts) - counts  # where each state's rows are, will be
-    return counts, flat[np.repeat(at[inverse] - out, counts) + np.arange(int(counts.sum()))]
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Piece:
-    """One pattern's automaton with states from 0, ready to be copied into a repetition or a union."""
+    """One pattern's automaton with states from 0, ready to be pasted into a repetition or a union:
+    its moves as `_Builder.rows` gives them."""
 
-    eps: tuple[tuple[int, ...], ...]
-    edges: tuple[tuple[tuple[int, int, int], ...], ...]
+    size: int
+    eps: np.ndarray
+    edges: np.ndarray
     entry: int
     exit: int
-    dead: tuple[int, ...]  # the states that cannot reach the exit
+    dead: np.ndarray  # the states that cannot reach the exit
     counted: tuple[Counted, ...]
 
     @property
-    def trimmed(self) -> bool:
-        return not self.dead
-
-    @cached_property
-    def moves(self) -> _Moves:
-        """Flattened when a union first takes this piece as a large one, then kept with it."""
-        return _flatten([self])
+    def empty(self) -> bool:
+        """Matches nothing: its entry is dead."""
+        return bool(self.dead.size) and self.entry in self.dead.tolist()
 
 
 @lru_cache(maxsize=256)
 def _piece(node: Node) -> _Piece:
     """Built once per pattern (cached): JSON schemas repeat the same string and number terminals."""
-    nfa = _Builder()
-    entry, exit_ = _fragment(nfa, node)
-    # every Thompson state lies on a path to the exit unless an empty set or a dead DFA state cut it
-    dead = () if nfa.trimmed else tuple(np.flatnonzero(~_coreachable(nfa.eps, nfa.edges, exit_)).tolist())
-    return _Piece(tuple(nfa.eps), tuple(nfa.edges), entry, exit_, dead, tuple(nfa.counted))
+    if isinstance(node, Automaton):
+        return _automaton_piece(node)
+    if isinstance(node, CharSet):
+        return _charset_piece(node)
+    b = _Builder()
+    return b.piece(*_fragment(b, node))
 
 
-def _coreachable(eps, edges, exit_: int) -> np.ndarray:
-    """Which states can reach the exit."""
-    back: list[list[int]] = [[] for _ in range(len(eps))]
-    for s in range(len(eps)):
-        for d in eps[s]:
-            back[s + d].append(s)
-        for _, _, d in edges[s]:
-            back[s + d].append(s)
-    live = np.zeros(len(eps), dtype=bool)
-    live[exit_] = True
-    stack = [exit_]
+def _coreachable(size: int, eps: np.ndarray, edges: np.ndarray, exits: list[int]) -> np.ndarray:
+    """Which states can reach one of `exits`."""
+    src = np.concatenate([eps[:, 0], edges[:, 0]])
+    dst = np.concatenate([eps[:, 1], edges[:, 3]])
+    order = np.argsort(dst, kind="stable")
+    back, ptr = src[order].tolist(), np.searchsorted(dst[order], np.arange(size + 1)).tolist()
+    live = np.zeros(size, dtype=bool)
+    live[exits] = True
+    stack = list(exits)
     while stack:
-        for s in back[stack.pop()]:
+        t = stack.pop()
+        for s in back[ptr[t]:ptr[t + 1]]:
             if not live[s]:
                 live[s] = True
                 stack.append(s)
@@ -299,95 +288,90 @@ def _coreachable(eps, edges, exit_: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=4096)
-def _charset_moves(node: CharSet) -> tuple[tuple[tuple[int, int, int], ...], ...]:
-    """The byte moves of a character set's states, entry first and exit second: the same wherever
-    it is placed (targets are relative), so built once per set (a JSON string repeats a few sets)."""
-    moves: list[tuple[tuple[int, int, int], ...]] = [(), ()]
-    first: list[tuple[int, int, int]] = []  # the entry's moves; every later state has one
+def _charset_piece(node: CharSet) -> _Piece:
+    """A character set's states, entry 0 and exit 1: one path of byte ranges per UTF-8 sequence
+    (cached: a JSON string repeats a few sets)."""
+    b = _Builder()
+    entry, exit_ = b.add_state(), b.add_state()
     for lo, hi in node.ranges:
         for seq in utf8_sequences(lo, hi):
-            state = 0
+            state = entry
             for k, (blo, bhi) in enumerate(seq):
-                nxt = 1 if k == len(seq) - 1 else len(moves)
-                if nxt != 1:
-                    moves.append(())
-                if state:
-                    moves[state] = ((blo, bhi, nxt - state),)
-                else:
-                    first.append((blo, bhi, nxt))
+                nxt = exit_ if k == len(seq) - 1 else b.add_state()
+                b.edge(state, blo, bhi, nxt)
                 state = nxt
-    moves[0] = tuple(first)
-    return tuple(moves)
+    b.trimmed = bool(node.ranges)  # no edge: a set of no characters
+    return b.piece(entry, exit_)
 
 
-def _fragment(nfa: _Builder, node: Node) -> tuple[int, int]:
-    """Add `node` to `nfa`; return its (entry, exit) states."""
+def _automaton_piece(node: Automaton) -> _Piece:
+    """One state per DFA state, then an exit that the accepting ones lead to."""
+    n = len(node.edges)
+    counts = np.fromiter(map(len, node.edges), dtype=np.int64, count=n)
+    moves = np.fromiter(chain.from_iterable(chain.from_iterable(node.edges)), dtype=np.int32,
+                        count=3 * int(counts.sum())).reshape(-1, 3)
+    edges = np.column_stack([np.repeat(np.arange(n, dtype=np.int32), counts), moves])
+    accepting = np.array(sorted(node.accepting), dtype=np.int32)
+    eps = np.column_stack([accepting, np.full(accepting.size, n, dtype=np.int32)])
+    live = np.ones(n + 1, dtype=bool) if node.trim else _coreachable(n + 1, eps, edges, [n])
+    counted = (Counted(0, n, node.levels),) if node.levels is not None else ()
+    return _Piece(n + 1, eps, edges, node.start, n, np.flatnonzero(~live), counted)
+
+
+def _fragment(b: _Builder, node: Node) -> tuple[int, int]:
+    """Add `node` to `b`; return its (entry, exit) states."""
     if isinstance(node, CharSet):
-        entry = nfa.size
-        moves = _charset_moves(node)
-        nfa.eps.extend([()] * len(moves))
-        nfa.edges.extend(moves)
-        nfa.trimmed = nfa.trimmed and bool(moves[0])  # no edge: a set of no characters
-        return entry, entry + 1
+        if len(node.ranges) == 1 and node.ranges[0][1] < 0x80:  # one byte range: one move
+            entry, exit_ = b.add_state(), b.add_state()
+            b.edge(entry, node.ranges[0][0], node.ranges[0][1], exit_)
+            return entry, exit_
+        return b.paste(_charset_piece(node))
     if isinstance(node, Concat):
-        entry = exit_ = nfa.add_state()
+        entry = exit_ = b.add_state()
         for item in node.items:
             if isinstance(item, CharSet) and len(item.ranges) == 1 and item.ranges[0][1] < 0x80:
                 # one byte (a literal's character): a move from where the text is, not a fragment of
-                # its own linked to it (a property name is half the states, and no call per character)
-                lo, hi = item.ranges[0]
-                b = nfa.add_state()
-                nfa.edges[exit_] += ((lo, hi, b - exit_),)
+                # its own linked to it (a property name is half the states)
+                nxt = b.add_state()
+                b.edge(exit_, item.ranges[0][0], item.ranges[0][1], nxt)
             else:
-                a, b = _fragment(nfa, item)
-                nfa.link(exit_, a)
-            exit_ = b
+                a, nxt = _fragment(b, item)
+                b.link(exit_, a)
+            exit_ = nxt
         return entry, exit_
     if isinstance(node, Alt):
-        entry, exit_ = nfa.add_state(), nfa.add_state()
-        branches = []
+        entry, exit_ = b.add_state(), b.add_state()
         for item in node.items:
-            a, b = _fragment(nfa, item)
-            branches.append(a - entry)
-            nfa.link(b, exit_)
-        nfa.eps[entry] = tuple(branches)
+            a, z = _fragment(b, item)
+            b.link(entry, a)
+            b.link(z, exit_)
         return entry, exit_
-    if isinstance(node, Automaton):  # one NFA state per DFA state, accepting ones lead to the exit
-        nfa.trimmed = nfa.trimmed and node.trim
-        base = nfa.size
-        if node.levels is not None:
-            nfa.counted.append(Counted(base, len(node.edges), node.levels))
-        for s, row in enumerate(node.edges):
-            nfa.eps.append(())
-            nfa.edges.append(tuple([(lo, hi, t - s) for lo, hi, t in row]))
-        exit_ = nfa.add_state()
-        for s in node.accepting:
-            nfa.link(base + s, exit_)
-        return base + node.start, exit_
-    return _repeat(nfa, node)
+    if isinstance(node, Automaton):
+        return b.paste(_piece(node))
+    return _repeat(b, node)
 
 
-def _repeat(nfa: _Builder, node: Repeat) -> tuple[int, int]:
+def _repeat(b: _Builder, node: Repeat) -> tuple[int, int]:
     """Copies of the item, pasted from one build of it (a 255-character string is 255 copies)."""
     item = _piece(node.item)
-    entry = exit_ = nfa.add_state()
+    entry = exit_ = b.add_state()
     for _ in range(node.min):
-        a, b = _paste(nfa, item)
-        nfa.link(exit_, a)
-        exit_ = b
+        a, z = b.paste(item)
+        b.link(exit_, a)
+        exit_ = z
     if node.max is None:  # a loop: x*
-        a, b = _paste(nfa, item)
-        nfa.link(exit_, a)
-        nfa.link(b, a)
-        end = nfa.add_state()
-        nfa.link(exit_, end)
-        nfa.link(b, end)
+        a, z = b.paste(item)
+        b.link(exit_, a)
+        b.link(z, a)
+        end = b.add_state()
+        b.link(exit_, end)
+        b.link(z, end)
         return entry, end
-    end = nfa.add_state()  # optional copies, nested: (x(x(x)?)?)?
+    end = b.add_state()  # optional copies, nested: (x(x(x)?)?)?
     for _ in range(node.max - node.min):
-        nfa.link(exit_, end)
-        a, b = _paste(nfa, item)
-        nfa.link(exit_, a)
-        exit_ = b
-    nfa.link(exit_, end)
+        b.link(exit_, end)
+        a, z = b.paste(item)
+        b.link(exit_, a)
+        exit_ = z
+    b.link(exit_, end)
     return entry, end
