@@ -525,10 +525,11 @@ def parse(pattern: str) -> Node:
     return _Parser(pattern).parse()
 
 
+@lru_cache(maxsize=4096)
 def literal(text: str) -> Node:
-    """A node matching exactly `text` (used for choices and fixed strings). ASCII characters are one
-    shared node each: a schema spells every property name this way, and shared nodes are hashed once
-    and cost the garbage collector nothing new."""
+    """A node matching exactly `text` (used for choices and fixed strings), one per text while cached:
+    a schema's grammar spells its separators and brackets dozens of times, and a node met again is
+    hashed already. ASCII characters are one shared node each."""
     return Concat(tuple(_ASCII[o] if (o := ord(c)) < 0x80 else CharSet(((o, o),)) for c in text))
 
 

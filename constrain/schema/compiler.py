@@ -149,8 +149,7 @@ class _Compiler:
 
     def grammar(self, start: int) -> Grammar:
         n = len(self.terminals)
-        sym = lambda s: s[1] if s[0] == "t" else n + s[1]
-        rules = [Rule(n + lhs, tuple(sym(s) for s in rhs)) for lhs, rhs in self.rules]
+        rules = [Rule(n + lhs, tuple([s[1] if s[0] == "t" else n + s[1] for s in rhs])) for lhs, rhs in self.rules]
         return Grammar(list(self.terminals), list(self.nonterminals), rules, n + start)
 
     def unsupported(self, message: str, pointer: str) -> None:
