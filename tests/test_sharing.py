@@ -262,7 +262,8 @@ def test_optional_properties_ahead_cost_an_object_one_shared_completion_per_memb
     assert len(after_values) == 4 and all(size(p) <= 3 for p in after_values)
     after_commas = [parses[k + 2] for k, ch in enumerate(text) if ch == ","]  # the comma ends at the quote
     assert [len(p.allowed) for p in after_commas] == [76, 69, 39]  # the names after p3, p10, p40
-    start = next(iter(after_commas[0].own.values()))[0][1]  # the object's start set: every member's origin
+    first = next(iter(after_commas[0].own.values()))[0]
+    start = grammar.parser.at(first >> grammar.parser.shift)  # the object's start set: every member's origin
     shared = [c for c in start._completions.values() if c is not None]
     for parse in after_commas:
         items = {item for items in parse.own.values() for item in items}

@@ -4,7 +4,7 @@ Why Earley: it accepts every context-free grammar (ambiguous, left-recursive, nu
 without rewriting it, and it runs iteratively, so nesting depth is bounded by memory, not by Python's
 recursion limit. Nullable nonterminals follow Aycock and Horspool: predicting one also steps over it.
 
-A `ParseState` is one Earley set, immutable. An item names the set it started in by reference (None:
+A `ParseState` is one Earley set, immutable. An item names the set it started in by serial number (0:
 this set), not by position, so a state is fully described by the items it was seeded with, and the
 parser interns states by those seeds: the parse after `{"a": ` is the same object in every output of
 a grammar, wherever it occurs. That is what lets the mask layer cache masks and token steps per
@@ -22,14 +22,23 @@ origin set and that nonterminal. After each value of an object with 130 optional
 member nonterminal completes through the chain of skippable properties still ahead: 260 items, in
 every set that ends a value. A `Completion` is built once per (origin set, nonterminal), from the
 completions it contains in turn, and merged into each set that needs it.
+
+Why an item is one int: the dotted rule in the low bits, the serial number of the set it started in
+above them (0: this set). A new set closes over a hundred items in a slow token; as ints they hash
+and compare at once, stepping one is an addition, and they are nothing for the garbage collector to
+scan (as (rule, set) tuples they were a fifth of what a token left behind, and the collections they
+triggered a fifth of the slowest tokens' time). A set keeps the set it was read from (`previous`):
+every set its items name lies on that chain, so they stay alive while it does, and the parser finds
+them by serial through weak references.
 """
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 
 from .cfg import Grammar, Rule, productive_symbols
 
-Item = tuple[int, "ParseState | None"]  # (dotted rule, the set it started in; None: this one)
+Item = int  # dotted rule | serial of the set it started in << EarleyParser.shift (0: this set)
 MAX_INTERNED = 50_000  # states kept for sharing per parser; past it sharing restarts (memory bound)
 MAX_NESTING = 16  # completions built inside completions; deeper ones are expanded where they occur
 MAX_COMPLETION_SIZE = 2048  # items of one shared completion; a bigger one is expanded where it occurs
@@ -55,25 +64,40 @@ class EarleyParser:
             self.lhs.extend([rule.lhs] * (len(rule.rhs) + 1))
         self.nullable = productive_symbols(self.rules, set())  # derive the empty string
         self.num_terminals = len(grammar.terminals)
+        self.shift = len(self.next_symbol).bit_length()  # an item's dotted rule fits below this bit
+        self.rule_bits = (1 << self.shift) - 1
         self._interned: dict[frozenset[Item], ParseState] = {}
         self._predictions: dict[frozenset[int], Prediction] = {}
+        self._sets: dict[int, weakref.ref] = {}  # serial -> the set, while it lives
+        self._serials = 0
         self.completion_items = 0  # held by the completions of the interned states
-        self._initial = ParseState(self, 0, [(self.by_lhs[self.augmented][0], None)])
+        self._initial = ParseState(self, 0, [self.by_lhs[self.augmented][0]], None)
 
     def initial(self) -> "ParseState":
         return self._initial
 
-    def state(self, position: int, seeds: list[Item]) -> "ParseState":
-        """The state seeded by `seeds` (items whose sets all exist already), built once."""
+    def state(self, position: int, seeds: list[Item], previous: "ParseState") -> "ParseState":
+        """The state seeded by `seeds` (items whose sets all exist already), read from `previous`, built once."""
         key = frozenset(seeds)
         found = self._interned.get(key)
         if found is None:
             if len(self._interned) >= MAX_INTERNED:
                 self._interned.clear()
                 self._predictions.clear()
+                self._sets = {k: ref for k, ref in self._sets.items() if ref() is not None}
                 self.completion_items = 0
-            found = self._interned[key] = ParseState(self, position, seeds)
+            found = self._interned[key] = ParseState(self, position, seeds, previous)
         return found
+
+    def register(self, state: "ParseState") -> int:
+        """A serial number for a new set (from 1: 0 means "this set" in an item)."""
+        self._serials += 1
+        self._sets[self._serials] = weakref.ref(state)
+        return self._serials
+
+    def at(self, serial: int) -> "ParseState":
+        """The set with this serial (alive: a later set's chain of `previous` holds it)."""
+        return self._sets[serial]()
 
     def release(self) -> None:
         """Break the reference cycles among this parser's states (each names the parser, which interns
@@ -86,6 +110,7 @@ class EarleyParser:
             state._completions.clear()
         self._interned.clear()
         self._predictions.clear()
+        self._sets.clear()
         self._initial = None
 
     def prediction(self, roots: frozenset[int]) -> "Prediction":
@@ -98,7 +123,7 @@ class EarleyParser:
 
 class Prediction:
     """The items predicted from some nonterminals (all started in the set that predicts them, so
-    their origin is None: the same items in every set), by the symbol each waits on. Predicting a
+    their origin is 0: the same items in every set), by the symbol each waits on. Predicting a
     nullable nonterminal also steps over it (Aycock and Horspool)."""
 
     __slots__ = ("waiting", "terminals")
@@ -107,19 +132,19 @@ class Prediction:
         next_symbol, by_lhs, nullable, nt = parser.next_symbol, parser.by_lhs, parser.nullable, parser.num_terminals
         self.waiting: dict[int, list[Item]] = {}
         predicted = set(roots)
-        agenda: list[Item] = [(p, None) for symbol in roots for p in by_lhs.get(symbol, ())]
+        agenda: list[Item] = [p for symbol in roots for p in by_lhs.get(symbol, ())]
         seen = set(agenda)
         while agenda:
             item = agenda.pop()
-            symbol = next_symbol[item[0]]
+            symbol = next_symbol[item]
             if symbol == END:
                 continue  # completed without reading: its parents here step over it (nullable)
             self.waiting.setdefault(symbol, []).append(item)
             if symbol >= nt:
-                new = [] if symbol in predicted else [(p, None) for p in by_lhs.get(symbol, ())]
+                new = [] if symbol in predicted else list(by_lhs.get(symbol, ()))
                 predicted.add(symbol)
                 if symbol in nullable:
-                    new.append((item[0] + 1, None))
+                    new.append(item + 1)
                 for n in new:
                     if n not in seen:
                         seen.add(n)
@@ -142,11 +167,14 @@ class Completion:
 
 
 class ParseState:
-    __slots__ = ("parser", "position", "own", "predicted", "allowed", "accepting", "_next", "_completions")
+    __slots__ = ("parser", "position", "serial", "previous", "own", "predicted", "allowed", "accepting", "_next",
+                 "_completions", "__weakref__")
 
-    def __init__(self, parser: EarleyParser, position: int, seeds: list[Item]):
+    def __init__(self, parser: EarleyParser, position: int, seeds: list[Item], previous: "ParseState | None"):
         self.parser = parser
         self.position = position  # terminals read: every origin set has a smaller one
+        self.serial = parser.register(self)
+        self.previous = previous  # keeps every set this one's items name alive
         self._completions: dict[int, Completion | None] = {}  # None: being built
         self.own, _, roots, self.accepting, terminals = _closure(parser, position, seeds, 0)  # symbol -> items waiting on it
         self.predicted = parser.prediction(frozenset(roots))
@@ -168,8 +196,8 @@ class ParseState:
             self._next[terminals] = self._read(sorted(terminals))
         return self._next[terminals]
 
-    def origin(self, item: Item) -> "ParseState":
-        """The set `item` started in."""
+    def origin(self, item: tuple[int, "ParseState | None"]) -> "ParseState":
+        """The set an item of `waiting()` started in."""
         return self if item[1] is None else item[1]
 
     def waiting_on(self, symbol: int) -> list[Item]:
@@ -179,12 +207,14 @@ class ParseState:
             return own or predicted or []
         return own + predicted
 
-    def waiting(self) -> Iterator[tuple[int, Item]]:
-        """(next symbol, item) for every item of this set that waits on a symbol."""
+    def waiting(self) -> Iterator[tuple[int, tuple[int, "ParseState | None"]]]:
+        """(next symbol, (dotted rule, the set it started in or None: this one)) for every item of
+        this set that waits on a symbol."""
+        shift, bits, at = self.parser.shift, self.parser.rule_bits, self.parser.at
         for part in (self.own, self.predicted.waiting):
             for symbol, items in part.items():
                 for item in items:
-                    yield symbol, item
+                    yield symbol, (item & bits, at(item >> shift) if item > bits else None)
 
     def completion(self, symbol: int, nesting: int) -> Completion | None:
         """What completing `symbol`, started in this set, adds to a later set, built once. None when
@@ -207,11 +237,12 @@ class ParseState:
 
     def _stepped(self, symbol: int) -> list[Item]:
         """The items waiting on `symbol`, its dot moved over it (their origin named)."""
-        return [(p + 1, self if o is None else o) for p, o in self.waiting_on(symbol)]
+        bits, here = self.parser.rule_bits, (self.serial << self.parser.shift) + 1
+        return [item + 1 if item > bits else item + here for item in self.waiting_on(symbol)]
 
     def _read(self, terminals) -> "ParseState | None":
         seeds = [item for t in terminals for item in self._stepped(t)]
-        return self.parser.state(self.position + 1, seeds) if seeds else None
+        return self.parser.state(self.position + 1, seeds, self) if seeds else None
 
 
 _MISSING = object()
@@ -233,6 +264,7 @@ def _closure(parser: EarleyParser, position: int, seeds: list[Item], nesting: in
     at the end, in C (`dict(done.own)`), rather than symbol by symbol: it holds an item per property
     still ahead of a long object, and this set only a few of its own."""
     next_symbol, lhs_of, nullable, nt = parser.next_symbol, parser.lhs, parser.nullable, parser.num_terminals
+    shift, bits = parser.shift, parser.rule_bits
     seen = set(seeds)
     agenda = list(seeds)
     own: dict[int, list[Item]] = {}
@@ -245,24 +277,26 @@ def _closure(parser: EarleyParser, position: int, seeds: list[Item], nesting: in
         if limit is not None and len(seen) + (len(whole.items) if whole else 0) > limit:
             raise _TooBig
         item = agenda.pop()
-        p, origin = item
+        p = item & bits
         symbol = next_symbol[p]
         if symbol != END:
             own.setdefault(symbol, []).append(item)
             if symbol >= nt:
                 roots.add(symbol)
                 if symbol in nullable:
-                    n = (p + 1, origin)
+                    n = item + 1
                     if n not in seen and (whole is None or n not in whole.items):
                         seen.add(n)
                         agenda.append(n)
             continue
         lhs = lhs_of[p]
         if lhs == parser.augmented:
-            accepting = accepting or (position if origin is None else origin.position) == 0
+            started = position if item <= bits else parser.at(item >> shift).position
+            accepting = accepting or started == 0
             continue
-        if origin is None:  # started here: read nothing, so its parents here stepped over it
+        if item <= bits:  # started here: read nothing, so its parents here stepped over it
             continue
+        origin = parser.at(item >> shift)
         done = origin.completion(lhs, nesting) if not merged else None
         if done is None:
             for n in origin._stepped(lhs):
