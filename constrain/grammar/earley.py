@@ -200,13 +200,6 @@ class ParseState:
         """The set an item of `waiting()` started in."""
         return self if item[1] is None else item[1]
 
-    def waiting_on(self, symbol: int) -> list[Item]:
-        """The items of this set whose next symbol is `symbol`."""
-        own, predicted = self.own.get(symbol), self.predicted.waiting.get(symbol)
-        if own is None or predicted is None:
-            return own or predicted or []
-        return own + predicted
-
     def waiting(self) -> Iterator[tuple[int, tuple[int, "ParseState | None"]]]:
         """(next symbol, (dotted rule, the set it started in or None: this one)) for every item of
         this set that waits on a symbol."""
@@ -236,9 +229,14 @@ class ParseState:
         return done
 
     def _stepped(self, symbol: int) -> list[Item]:
-        """The items waiting on `symbol`, its dot moved over it (their origin named)."""
+        """The items waiting on `symbol`, its dot moved over it (their origin named: this set for the
+        predicted ones, which all started here)."""
         bits, here = self.parser.rule_bits, (self.serial << self.parser.shift) + 1
-        return [item + 1 if item > bits else item + here for item in self.waiting_on(symbol)]
+        own, predicted = self.own.get(symbol), self.predicted.waiting.get(symbol)
+        out = [item + 1 if item > bits else item + here for item in own] if own else []
+        if predicted:
+            out += [item + here for item in predicted]
+        return out
 
     def _read(self, terminals) -> "ParseState | None":
         seeds = [item for t in terminals for item in self._stepped(t)]
