@@ -278,7 +278,11 @@ def _closure(parser: EarleyParser, position: int, seeds: list[Item], nesting: in
         p = item & bits
         symbol = next_symbol[p]
         if symbol != END:
-            own.setdefault(symbol, []).append(item)
+            waiting = own.get(symbol)
+            if waiting is None:
+                own[symbol] = [item]
+            else:
+                waiting.append(item)
             if symbol >= nt:
                 roots.add(symbol)
                 if symbol in nullable:

@@ -40,7 +40,7 @@ _ESCAPED = cat(Repeat(CharSet(PLAIN), 0, None), encode_charset(rx.complement(PLA
 def key_not_in(words: list[str]) -> list[Node]:
     """The quoted spellings of the property names other than `words`, as parts whose union is that
     set: the complement trie over raw characters, and every name with an escape (the same part in every
-    schema, so its automaton is built and flattened once per process, not once per object schema); or
+    schema, so its automaton is built once per process and pasted into each lexer, `nfa.CACHED_PIECE`); or
     (a declared name has an escape itself) one part, the trie over all characters, spelled."""
     if all(intersect_ranges(((ord(c), ord(c)),), PLAIN) for c in set("".join(words))):
         return [_quoted(words_except(words, PLAIN)), _QUOTED_ESCAPED]
