@@ -80,7 +80,7 @@ class NFA:
     lexer a byte string completes; `keep[s]` says s belongs in a DFA subset (it reads a byte or
     accepts, and can still accept). `entries[k]` is where pattern k starts, so a DFA can start from
     any subset of the patterns; `spans[k]` is the range of states pattern k owns (built the same
-    way wherever the pattern appears; large patterns come first, see `build_union`), `pattern[s]`
+    way wherever the pattern appears, see `build_union`), `pattern[s]`
     the pattern owning state s (-1: the start, which no DFA subset holds). `counted` says where the
     counted repetitions laid out by level lie (`Automaton.levels`), for `DFA.inside`.
     """

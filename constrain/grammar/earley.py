@@ -25,9 +25,9 @@ completions it contains in turn, and merged into each set that needs it.
 
 Why an item is one int: the dotted rule in the low bits, the serial number of the set it started in
 above them (0: this set). A new set closes over a hundred items in a slow token; as ints they hash
-and compare at once, stepping one is an addition, and they are nothing for the garbage collector to
-scan (as (rule, set) tuples they were a fifth of what a token left behind, and the collections they
-triggered a fifth of the slowest tokens' time). A set keeps the set it was read from (`previous`):
+and compare at once, stepping one is an addition, and they are no objects for the garbage collector
+to track (as (rule, set) tuples they were a fifth of what a token left behind, and the collections
+those leftovers trigger took a fifth of the slowest tokens' time). A set keeps the set it was read from (`previous`):
 every set its items name lies on that chain, so they stay alive while it does, and the parser finds
 them by serial through weak references.
 """
@@ -101,13 +101,13 @@ class EarleyParser:
 
     def release(self) -> None:
         """Break the reference cycles among this parser's states (each names the parser, which interns
-        it, and the states it stepped to name it as their origin), for when the grammar using the
-        parser is gone: the states are then freed at once by reference counting instead of waiting as
-        garbage for a full collection, which in a process compiling schema after schema paused for
-        ~100 ms at a time to free several grammars at once. The parser is unusable afterwards."""
+        it, and a state's memo of steps names the states read from it, which name it as `previous`),
+        for when the grammar using the parser is gone: the states are then freed at once by reference
+        counting instead of waiting as garbage for a full collection, which in a process compiling
+        schema after schema paused for ~100 ms at a time to free several grammars at once. The parser
+        is unusable afterwards."""
         for state in (self._initial, *self._interned.values()):
             state._next.clear()
-            state._completions.clear()
         self._interned.clear()
         self._predictions.clear()
         self._sets.clear()
