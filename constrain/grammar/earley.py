@@ -33,6 +33,7 @@ them by serial through weak references.
 """
 from __future__ import annotations
 
+import itertools
 import weakref
 from collections.abc import Iterator
 
@@ -69,7 +70,7 @@ class EarleyParser:
         self._interned: dict[frozenset[Item], ParseState] = {}
         self._predictions: dict[frozenset[int], Prediction] = {}
         self._sets: dict[int, weakref.ref] = {}  # serial -> the set, while it lives
-        self._serials = 0
+        self._serials = itertools.count(1)  # next() is atomic: sets may be made outside the grammar's lock
         self.completion_items = 0  # held by the completions of the interned states
         self._initial = ParseState(self, 0, [self.by_lhs[self.augmented][0]], None)
 
@@ -91,9 +92,9 @@ class EarleyParser:
 
     def register(self, state: "ParseState") -> int:
         """A serial number for a new set (from 1: 0 means "this set" in an item)."""
-        self._serials += 1
-        self._sets[self._serials] = weakref.ref(state)
-        return self._serials
+        serial = next(self._serials)
+        self._sets[serial] = weakref.ref(state)
+        return serial
 
     def at(self, serial: int) -> "ParseState":
         """The set with this serial (alive: a later set's chain of `previous` holds it)."""
