@@ -85,7 +85,9 @@ class EarleyParser:
             if len(self._interned) >= MAX_INTERNED:
                 self._interned.clear()
                 self._predictions.clear()
-                self._sets = {k: ref for k, ref in self._sets.items() if ref() is not None}
+                for serial, ref in list(self._sets.items()):  # in place: another thread may be adding one
+                    if ref() is None:
+                        del self._sets[serial]
                 self.completion_items = 0
             found = self._interned[key] = ParseState(self, position, seeds, previous)
         return found
