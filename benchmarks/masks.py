@@ -32,8 +32,9 @@ across schemas, and its code paths warmed by earlier schemas, carry over, as in 
 server. The parent's objects are frozen out of the garbage collector at each fork (`gc.freeze`, as
 Python's documentation advises for forked workers): a worker's collections traverse what the engine
 allocated, not the harness's own data (its cases, its tokenizer), which in a worker would also mean
-copying every page they lie on. One thread everywhere. Times are CPU time of the worker process, the timer's own cost subtracted (the machine
-is shared: wall time would bill other processes' load and preemptions to the engines). Time to first
+copying every page they lie on. One thread everywhere. Times are CPU time of the worker process,
+the timer's own cost subtracted (the machine is shared: wall time would bill other processes' load
+and preemptions to the engines). Time to first
 mask (TTFM) = compile + first mask.
 Per-token times are split into the mask and the advance (engines divide the work differently between
 them); both are reported.

@@ -321,19 +321,19 @@ def _automaton_piece(node: Automaton) -> _Piece:
 def _fragment(b: _Builder, node: Node) -> tuple[int, int]:
     """Add `node` to `b`; return its (entry, exit) states."""
     if isinstance(node, CharSet):
-        if len(node.ranges) == 1 and node.ranges[0][1] < 0x80:  # one byte range: one move
+        if _one_byte(node):
             entry, exit_ = b.add_state(), b.add_state()
-            b.edge(entry, node.ranges[0][0], node.ranges[0][1], exit_)
+            b.edge(entry, *node.ranges[0], exit_)
             return entry, exit_
         return b.paste(_charset_piece(node))
     if isinstance(node, Concat):
         entry = exit_ = b.add_state()
         for item in node.items:
-            if isinstance(item, CharSet) and len(item.ranges) == 1 and item.ranges[0][1] < 0x80:
-                # one byte (a literal's character): a move from where the text is, not a fragment of
-                # its own linked to it (a property name is half the states)
+            if isinstance(item, CharSet) and _one_byte(item):
+                # a literal's character: a move from where the text is, not a fragment of its own
+                # linked to it (a property name is half the states)
                 nxt = b.add_state()
-                b.edge(exit_, item.ranges[0][0], item.ranges[0][1], nxt)
+                b.edge(exit_, *item.ranges[0], nxt)
             else:
                 a, nxt = _fragment(b, item)
                 b.link(exit_, a)
@@ -349,6 +349,11 @@ def _fragment(b: _Builder, node: Node) -> tuple[int, int]:
     if isinstance(node, Automaton):
         return b.paste(_piece(node))
     return _repeat(b, node)
+
+
+def _one_byte(node: CharSet) -> bool:
+    """One range of one-byte characters: a single byte move, no piece to paste."""
+    return len(node.ranges) == 1 and node.ranges[0][1] < 0x80
 
 
 def _repeat(b: _Builder, node: Repeat) -> tuple[int, int]:

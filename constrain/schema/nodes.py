@@ -142,7 +142,7 @@ def _trie(ws: list[str], leave: bool, alphabet: rx.Ranges) -> Node | None:
     for h, rest in heads.items():
         below = _trie(rest, leave, alphabet)
         if below is not None:
-            parts.append(cat(_char(h), below))
+            parts.append(cat(literal(h), below))
     if len(parts) < 2:  # the parts differ by construction: no need for `alt`'s dedup (hashing)
         return parts[0] if parts else None
     return Alt(tuple(parts))
@@ -154,8 +154,3 @@ def _other_than(heads: frozenset[str], alphabet: rx.Ranges) -> CharSet | None:
     """The characters of `alphabet` other than `heads`."""
     other = intersect(rx.complement(rx.normalize([(ord(h), ord(h)) for h in heads])), alphabet)
     return CharSet(other) if other else None
-
-
-@lru_cache(maxsize=4096)
-def _char(c: str) -> Node:
-    return literal(c)
